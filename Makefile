@@ -1,0 +1,35 @@
+# mlecs build, test and run targets. Everything runs on a fresh machine with Go 1.26.
+GO      ?= go
+BIN     := bin/mlecs
+DATA    ?= ../shared/data
+OUT     ?= out
+# Packages whose tests fit under the race detector within CI time.
+RACE_PKGS ?= ./training/... ./storage/... ./node/...
+
+.PHONY: all build build-arm64 test test-race lint bench run fmt clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/mlecs
+
+build-arm64:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o /dev/null ./...
+
+lint:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet ./...
+
+test: lint build build-arm64
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -race -short -timeout 20m $(RACE_PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+# run: the most complete end-to-end job that exists (see README).
+run: build
+	./scripts/run.sh "$(DATA)" "$(OUT)"
+
+clean:
+	rm -rf bin $(OUT)
