@@ -1,8 +1,14 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/mlecs/mlecs/cmd/data"
+)
 
 // subcommands lists every top-level command; one line per command package.
 func subcommands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		data.NewCmd(),
+	}
 }
