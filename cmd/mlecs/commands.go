@@ -4,11 +4,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlecs/mlecs/cmd/data"
+	"github.com/mlecs/mlecs/cmd/score"
 )
 
 // subcommands lists every top-level command; one line per command package.
 func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		data.NewCmd(),
+		score.NewCmd(),
 	}
 }
