@@ -1,0 +1,107 @@
+package payload
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+)
+
+func isSentinel(err error) bool {
+	for _, s := range []error{ErrFormat, ErrVersion, ErrCodec, ErrNonFinite, ErrTooLarge} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzDecodeUpdate: any input either fails with a sentinel error or decodes to an Update that validates,
+// re-encodes in fp32, and decodes again to the same values bit for bit. Corpus: testdata/fuzz/FuzzDecodeUpdate.
+func FuzzDecodeUpdate(f *testing.F) {
+	for _, c := range []Codec{FP32, FP16, Int8} {
+		f.Add(encodeUpdate(f, sampleUpdate(), c))
+	}
+	f.Add(encodeUpdate(f, &Update{RunID: "r", Edge: "e"}, FP32))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, sizes, err := ParseUpdate(b)
+		if err != nil {
+			if !isSentinel(err) {
+				t.Fatalf("error wraps no sentinel: %v", err)
+			}
+			return
+		}
+		if sizes.Total() != int64(len(b)) {
+			t.Fatalf("sizes %+v sum to %d, input has %d bytes", sizes, sizes.Total(), len(b))
+		}
+		var buf bytes.Buffer
+		if _, err := u.Encode(&buf, FP32); err != nil {
+			t.Fatalf("re-encoding a decoded update: %v", err)
+		}
+		again, _, err := ParseUpdate(buf.Bytes())
+		if err != nil {
+			t.Fatalf("re-decoding: %v", err)
+		}
+		if again.RunID != u.RunID || again.Edge != u.Edge || again.Round != u.Round || again.Samples != u.Samples ||
+			!reflect.DeepEqual(again.Modalities, u.Modalities) || !reflect.DeepEqual(again.Predictions, u.Predictions) ||
+			!reflect.DeepEqual(again.Metrics, u.Metrics) || !reflect.DeepEqual(again.Fused.IDs, u.Fused.IDs) ||
+			!sameBits(again.Fused.Data, u.Fused.Data) || len(again.LoRA) != len(u.LoRA) {
+			t.Fatalf("round trip changed the update:\n%+v\n%+v", u, again)
+		}
+		for i := range u.LoRA {
+			if again.LoRA[i].Name != u.LoRA[i].Name || !reflect.DeepEqual(again.LoRA[i].Shape, u.LoRA[i].Shape) ||
+				!sameBits(again.LoRA[i].Data, u.LoRA[i].Data) {
+				t.Fatalf("tensor %q changed", u.LoRA[i].Name)
+			}
+		}
+	})
+}
+
+// FuzzDecodeGlobal: as FuzzDecodeUpdate for Global. Corpus: testdata/fuzz/FuzzDecodeGlobal.
+func FuzzDecodeGlobal(f *testing.F) {
+	for _, c := range []Codec{FP32, FP16, Int8} {
+		f.Add(encodeGlobal(f, sampleGlobal(), c))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, sizes, err := ParseGlobal(b)
+		if err != nil {
+			if !isSentinel(err) {
+				t.Fatalf("error wraps no sentinel: %v", err)
+			}
+			return
+		}
+		if sizes.Total() != int64(len(b)) {
+			t.Fatalf("sizes %+v sum to %d, input has %d bytes", sizes, sizes.Total(), len(b))
+		}
+		var buf bytes.Buffer
+		if _, err := g.Encode(&buf, FP32); err != nil {
+			t.Fatalf("re-encoding a decoded global: %v", err)
+		}
+		again, _, err := ParseGlobal(buf.Bytes())
+		if err != nil {
+			t.Fatalf("re-decoding: %v", err)
+		}
+		if again.RunID != g.RunID || again.Round != g.Round || again.Term != g.Term ||
+			!reflect.DeepEqual(again.Fused.IDs, g.Fused.IDs) || !sameBits(again.Fused.Data, g.Fused.Data) || len(again.LoRA) != len(g.LoRA) {
+			t.Fatalf("round trip changed the global")
+		}
+		for i := range g.LoRA {
+			if !sameBits(again.LoRA[i].Data, g.LoRA[i].Data) || !reflect.DeepEqual(again.LoRA[i].Shape, g.LoRA[i].Shape) {
+				t.Fatalf("tensor %q changed", g.LoRA[i].Name)
+			}
+		}
+	})
+}
