@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Limits of the stored formats. They bound what a decoder will accept, so they are part of
+// the on-disk format: raising them is safe, lowering them may reject existing data.
+const (
+	// chunkSize is the size of every blob and tensor chunk value but the last. Badger's
+	// in-memory mode only takes values below 1 MiB; with the value log a chunk costs only a
+	// small pointer in the LSM tree, so one transaction carries several.
+	chunkSize = 512 << 10
+	// maxRecord bounds manifests and small records: strictly below Badger's 1 MiB value
+	// threshold, the largest value in-memory mode can hold.
+	maxRecord = 1<<20 - 1
+	// batchBytes is how much chunk data one write transaction carries before committing:
+	// a few chunks per fsync, without buffering a whole multi-GB object.
+	batchBytes = 4 << 20
+
+	defaultMaxBlobSize       = 4 << 30
+	defaultMaxCheckpointSize = 4 << 30
+	// limitMaxObject caps the two options above: a blob manifest (4 bytes per chunk) must
+	// stay under maxRecord (8 GiB -> 64 KiB), and so must counts derived from it.
+	limitMaxObject = 8 << 30
+)
+
+// Option configures Open. Options validate their argument and Open reports the first error.
+type Option func(*config) error
+
+type config struct {
+	logger            *slog.Logger
+	inMemory          bool
+	maxBlobSize       int64
+	maxCheckpointSize int64
+}
+
+func defaultConfig() config {
+	return config{
+		logger:            slog.Default(),
+		maxBlobSize:       defaultMaxBlobSize,
+		maxCheckpointSize: defaultMaxCheckpointSize,
+	}
+}
+
+// WithLogger sets the logger for the store and for Badger's warnings and errors.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("%w: WithLogger: nil logger", ErrInvalid)
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithInMemory keeps everything in RAM (tests). Open's dir must then be "".
+func WithInMemory() Option {
+	return func(c *config) error {
+		c.inMemory = true
+		return nil
+	}
+}
+
+// WithMaxBlobSize caps the size of one blob (default 4 GiB, at most 8 GiB).
+func WithMaxBlobSize(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 || n > limitMaxObject {
+			return fmt.Errorf("%w: WithMaxBlobSize(%d): want 1..%d bytes", ErrInvalid, n, int64(limitMaxObject))
+		}
+		c.maxBlobSize = n
+		return nil
+	}
+}
+
+// WithMaxCheckpointSize caps the encoded tensor bytes of one checkpoint (default 4 GiB,
+// at most 8 GiB).
+func WithMaxCheckpointSize(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 || n > limitMaxObject {
+			return fmt.Errorf("%w: WithMaxCheckpointSize(%d): want 1..%d bytes", ErrInvalid, n, int64(limitMaxObject))
+		}
+		c.maxCheckpointSize = n
+		return nil
+	}
+}
+
+// badgerOptions tunes Badger for small devices (Raspberry-Pi class: little RAM, slow
+// flash). Each setting says what it replaces and why.
+func badgerOptions(dir string, c config) badger.Options {
+	o := badger.DefaultOptions(dir)
+	if c.inMemory {
+		o = badger.DefaultOptions("").WithInMemory(true)
+	}
+	o = o.
+		// Badger's own logger writes to stderr at INFO; ours forwards warnings and errors
+		// to slog with component=badger, and INFO only at slog debug level.
+		WithLogger(badgerLogger{l: c.logger}).
+		WithLoggingLevel(badger.WARNING).
+		// Committed state must survive power loss: every commit (a manifest, a batch of
+		// chunks, a peer record) is fsynced before it returns. Costs one fsync per commit.
+		WithSyncWrites(true).
+		// 8 MiB memtables instead of 64 MiB, two instead of five: at most 16 MiB of
+		// memtable RAM. A transaction may carry 15% of a memtable (1.2 MiB) of inline
+		// data, which is why large values go to the value log (next setting).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		// Values of 4 KiB and more (blob and tensor chunks, big manifests) go to the value
+		// log; the LSM tree keeps keys, small records and 12-byte value pointers, so it
+		// stays small, compacts cheaply and caches well. Default: 1 MiB.
+		WithValueThreshold(4 << 10).
+		// 64 MiB value-log files instead of 1 GiB: smaller mmaps, and value-log GC can
+		// reclaim space of deleted blobs and pruned checkpoints file by file.
+		WithValueLogFileSize(64 << 20).
+		// Two compactors (the minimum Badger accepts besides zero) instead of four, and a
+		// lower L0 stall threshold: fewer background goroutines competing with training.
+		WithNumCompactors(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		// Tensor and blob bytes are float noise or already compressed; compression would
+		// only cost CPU. Without compression or encryption Badger needs no block cache
+		// (its docs: a cache then only adds overhead), so it is off: 0 instead of 256 MiB.
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		// Table indexes and bloom filters are cached in 4 MiB instead of all kept in RAM.
+		WithIndexCacheSize(4 << 20).
+		// Badger's expvar metrics are process-global and unused here.
+		WithMetricsEnabled(false).
+		WithNumGoroutines(2)
+	if c.inMemory {
+		// In-memory mode has no value log: every value lives in the memtable, must be
+		// smaller than ValueThreshold, and a transaction carries 15% of a memtable. 16 MiB
+		// tables let a transaction carry four chunks; the 1 MiB threshold admits maxRecord.
+		o = o.WithMemTableSize(16 << 20).WithValueThreshold(maxRecord + 1)
+	}
+	return o
+}
