@@ -11,7 +11,7 @@ RACE_PKGS ?= ./training/... ./storage/... ./node/...
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/mlecs
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/mlecs
 
 build-arm64:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o /dev/null ./...
@@ -33,3 +33,16 @@ run: build
 
 clean:
 	rm -rf bin $(OUT)
+
+# Docker testnet (testnet/README.md): a pinned anchor, a standby anchor and four edges, each the static
+# binary in a FROM-scratch image, on a private docker network. testnet-test runs the fault checks and
+# always tears the net down.
+.PHONY: testnet testnet-down testnet-test
+testnet: build
+	./testnet/up.sh
+
+testnet-down:
+	./testnet/down.sh
+
+testnet-test: build
+	./testnet/test.sh

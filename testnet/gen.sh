@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# gen.sh: make everything the testnet mounts, under testnet/run/ (git-ignored):
+#   run/keys/<node>.key, run/keys/psk        identities and the network key (mlecs keygen)
+#   run/nodes/<node>/{config.json,node.key,psk,peer_id}   one read-only mount per container
+#   run/data/emoji, run/data/part-N         the imported emoji dataset and per-node partitions
+# Keys are new on every run (the compose volumes are removed by down.sh, so no stale state meets them);
+# the imported dataset and partitions are kept once made. Env: MLECS (binary, default bin/mlecs),
+# DATA (raw datasets, default ../shared/data), HEARTBEAT, LEASE, BACKOFF, ROUND_DEADLINE, QUORUM.
+set -euo pipefail
+# shellcheck source=testnet/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+MLECS=${MLECS:-$TN_ROOT/bin/mlecs}
+DATA=${DATA:-$TN_ROOT/../shared/data}
+HEARTBEAT=${HEARTBEAT:-1s}
+LEASE=${LEASE:-4s}
+BACKOFF=${BACKOFF:-1s}
+ROUND_DEADLINE=${ROUND_DEADLINE:-5s}
+QUORUM=${QUORUM:-2}
+[[ -x $MLECS ]] || die "$MLECS not found: run make build"
+
+# node -> role, modalities, partition (-1: no data mount). Edges hold different modality subsets.
+declare -A ROLE=([anchor]=anchor [standby]=anchor-capable [edge1]=edge [edge2]=edge [edge3]=edge [edge4]=edge
+	[outsider]=edge [stranger]=edge)
+declare -A MODS=([anchor]="twemoji,noto,keywords" [standby]="twemoji,noto,keywords" [edge1]="twemoji,keywords"
+	[edge2]="noto,keywords" [edge3]=twemoji [edge4]=noto [outsider]=twemoji [stranger]=noto)
+declare -A PART=([anchor]=0 [standby]=4 [edge1]=0 [edge2]=1 [edge3]=2 [edge4]=3 [outsider]=0 [stranger]=0)
+PARTS=5
+ALL=("${TN_MESH_NODES[@]}" outsider stranger)
+
+rm -rf "$TN_RUN/keys" "$TN_RUN/nodes"
+mkdir -p "$TN_RUN/keys" "$TN_RUN/data"
+chmod 700 "$TN_RUN/keys"
+"$MLECS" keygen --psk "$TN_RUN/keys/psk" >/dev/null
+declare -A ID
+for n in "${ALL[@]}"; do
+	ID[$n]=$("$MLECS" keygen --out "$TN_RUN/keys/$n.key" | head -n1)
+	[[ ${ID[$n]} == 12D3* ]] || die "keygen for $n printed ${ID[$n]}"
+done
+
+# json_list A B C -> ["A","B","C"]
+json_list() {
+	local out="" x
+	for x in "$@"; do out+="${out:+,}\"$x\""; done
+	printf '[%s]' "$out"
+}
+boot() { printf '/dns4/%s/tcp/4001/p2p/%s' "$1" "${ID[$1]}"; }
+
+# The allowlist is the mesh plus outsider: outsider is refused by the PSK alone (check e), while stranger
+# holds the PSK but is in nobody's allowlist (refused by the allowlist alone).
+ALLOW=()
+for n in "${TN_MESH_NODES[@]}" outsider; do ALLOW+=("${ID[$n]}"); done
+
+for n in "${ALL[@]}"; do
+	d="$TN_RUN/nodes/$n"
+	mkdir -p "$d"
+	chmod 700 "$d"
+	cp "$TN_RUN/keys/$n.key" "$d/node.key"
+	printf '%s\n' "${ID[$n]}" >"$d/peer_id"
+	psk_line='"psk_file": "/etc/mlecs/psk",'
+	if [[ $n == outsider ]]; then
+		psk_line='' # no network key: an open-network node
+	else
+		cp "$TN_RUN/keys/psk" "$d/psk"
+	fi
+	case $n in
+	anchor) bs=("$(boot standby)") ;;
+	standby) bs=("$(boot anchor)") ;;
+	*) bs=("$(boot anchor)" "$(boot standby)") ;;
+	esac
+	allow=("${ALLOW[@]}")
+	IFS=, read -r -a mods <<<"${MODS[$n]}"
+	cat >"$d/config.json" <<JSON
+{
+  "data_dir": "/var/lib/mlecs",
+  "key_file": "/etc/mlecs/node.key",
+  $psk_line
+  "listen_addrs": ["/ip4/0.0.0.0/tcp/4001"],
+  "bootstrap": $(json_list "${bs[@]}"),
+  "allowlist": $(json_list "${allow[@]}"),
+  "role": "${ROLE[$n]}",
+  "modalities": $(json_list "${mods[@]}"),
+  "partition": ${PART[$n]},
+  "api_addr": "127.0.0.1:7700",
+  "run_id": "testnet",
+  "heartbeat": "$HEARTBEAT",
+  "lease": "$LEASE",
+  "backoff": "$BACKOFF",
+  "quorum": $QUORUM,
+  "round_deadline": "$ROUND_DEADLINE"
+}
+JSON
+	chmod 600 "$d"/*
+done
+log "keys and configs for ${#ALL[@]} nodes in $TN_RUN/nodes (pinned anchor ${ID[anchor]})"
+
+# Data partitions: the emoji dataset imported once, then cut per node (hard links, so cheap).
+mkdir -p "$TN_RUN/data"
+if [[ -d $DATA/emoji ]]; then
+	if [[ ! -f $TN_RUN/data/emoji/dataset.json ]]; then
+		log "importing the emoji dataset from $DATA/emoji"
+		"$MLECS" data import emoji --src "$DATA/emoji" --out "$TN_RUN/data/emoji" >/dev/null
+	fi
+	for n in standby edge1 edge2 edge3 edge4; do
+		p="$TN_RUN/data/part-${PART[$n]}"
+		want="${MODS[$n]}"
+		if [[ -f $p/dataset.json && $(cat "$p.modalities" 2>/dev/null) == "$want" ]]; then
+			continue
+		fi
+		(cd "$TN_ROOT" && go run ./testnet/partition --dataset "$TN_RUN/data/emoji" --out "$p" \
+			--parts $PARTS --index "${PART[$n]}" --modalities "$want") >&2
+		printf '%s\n' "$want" >"$p.modalities"
+	done
+else
+	log "warning: $DATA/emoji not found: edges get empty data mounts"
+	for i in $(seq 0 $((PARTS - 1))); do mkdir -p "$TN_RUN/data/part-$i"; done
+fi
