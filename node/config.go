@@ -1,0 +1,227 @@
+package node
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mlecs/mlecs/mesh/wire"
+)
+
+// Role says what a node may do in anchor election.
+type Role string
+
+const (
+	// RoleEdge trains locally and never becomes anchor.
+	RoleEdge Role = "edge"
+	// RoleAnchorCapable trains locally and may be elected anchor.
+	RoleAnchorCapable Role = "anchor-capable"
+	// RoleAnchor is a pinned (cloud) anchor: it wins the election whenever it is alive.
+	RoleAnchor Role = "anchor"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	return r == RoleEdge || r == RoleAnchorCapable || r == RoleAnchor
+}
+
+// CanAnchor reports whether a node of this role may hold the anchor lease.
+func (r Role) CanAnchor() bool { return r == RoleAnchorCapable || r == RoleAnchor }
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration string ("200ms", "1s").
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string such as "1.5s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string such as "200ms".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"200ms\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Config is the daemon's configuration. It is read from a JSON file; command-line flags override fields.
+type Config struct {
+	DataDir       string   `json:"data_dir"`       // Badger store and runtime files
+	KeyFile       string   `json:"key_file"`       // libp2p private key (mlecs keygen); default DATA_DIR/node.key
+	ListenAddrs   []string `json:"listen_addrs"`   // libp2p multiaddrs
+	Bootstrap     []string `json:"bootstrap"`      // multiaddrs with /p2p/ID of peers to dial at start
+	PSKFile       string   `json:"psk_file"`       // optional pre-shared network key (private network)
+	Allowlist     []string `json:"allowlist"`      // optional peer IDs allowed to connect; empty = any holder of the PSK
+	Role          Role     `json:"role"`           // edge, anchor-capable, anchor
+	Modalities    []string `json:"modalities"`     // modalities this node holds (advertised)
+	Partition     int      `json:"partition"`      // index of this node's data partition
+	APIAddr       string   `json:"api_addr"`       // control API, loopback only; port 0 picks a free port
+	RunID         string   `json:"run_id"`         // every control message carries it; others are refused
+	Heartbeat     Duration `json:"heartbeat"`      // heartbeat interval
+	Lease         Duration `json:"lease"`          // anchor lease; must exceed 2 heartbeats
+	Backoff       Duration `json:"backoff"`        // max randomised wait before claiming an expired lease
+	Quorum        int      `json:"quorum"`         // updates that close a round before the deadline
+	RoundDeadline Duration `json:"round_deadline"` // anchor waits this long for updates
+	Metrics       bool     `json:"metrics"`        // serve Prometheus /metrics
+	ParamDim      int      `json:"param_dim"`      // length of the simple trainer's parameter vector
+}
+
+// ErrConfig is wrapped by every configuration validation error.
+var ErrConfig = errors.New("invalid config")
+
+// DefaultConfig returns the values used for fields a file or flag leaves unset.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddrs:   []string{"/ip4/127.0.0.1/tcp/0"},
+		Role:          RoleEdge,
+		APIAddr:       DefaultAPIAddr,
+		RunID:         "default",
+		Heartbeat:     Duration(time.Second),
+		Lease:         Duration(5 * time.Second),
+		Backoff:       Duration(time.Second),
+		Quorum:        1,
+		RoundDeadline: Duration(10 * time.Second),
+		Metrics:       true,
+		ParamDim:      64,
+	}
+}
+
+// maxConfigBytes bounds a config file: it is user input and must not exhaust memory.
+const maxConfigBytes = 1 << 20
+
+// LoadConfig reads a JSON config file over DefaultConfig. Unknown fields are an error so typos are caught.
+func LoadConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("open config: %w", err)
+	}
+	defer f.Close()
+	return ParseConfig(f, path)
+}
+
+// ParseConfig decodes a JSON config from r over DefaultConfig; name is used in errors.
+func ParseConfig(r io.Reader, name string) (Config, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxConfigBytes+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("read config %s: %w", name, err)
+	}
+	if len(b) > maxConfigBytes {
+		return Config{}, fmt.Errorf("%w: %s is larger than %d bytes", ErrConfig, name, maxConfigBytes)
+	}
+	c := DefaultConfig()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+	}
+	return c, nil
+}
+
+// Validate checks every field and names the first wrong one.
+func (c *Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+	}
+	if c.DataDir == "" {
+		return bad("data_dir", "required")
+	}
+	if len(c.ListenAddrs) == 0 {
+		return bad("listen_addrs", "at least one address is required")
+	}
+	for _, a := range c.ListenAddrs {
+		if !strings.HasPrefix(a, "/") {
+			return bad("listen_addrs", "%q is not a multiaddr", a)
+		}
+	}
+	for _, a := range c.Bootstrap {
+		if !strings.HasPrefix(a, "/") || !strings.Contains(a, "/p2p/") {
+			return bad("bootstrap", "%q must be a multiaddr ending in /p2p/PEER_ID", a)
+		}
+	}
+	for _, p := range c.Allowlist {
+		if strings.TrimSpace(p) == "" {
+			return bad("allowlist", "empty peer id")
+		}
+	}
+	if !c.Role.Valid() {
+		return bad("role", "%q is not one of edge, anchor-capable, anchor", c.Role)
+	}
+	for _, m := range c.Modalities {
+		if m == "" || strings.ContainsAny(m, ", \t\n") {
+			return bad("modalities", "%q is not a modality name", m)
+		}
+	}
+	if c.Partition < 0 {
+		return bad("partition", "must be >= 0, got %d", c.Partition)
+	}
+	if err := checkLoopback(c.APIAddr); err != nil {
+		return bad("api_addr", "%v", err)
+	}
+	if !wire.ValidRunID(c.RunID) {
+		return bad("run_id", "%q: want 1..%d characters of [A-Za-z0-9._-]", c.RunID, wire.MaxRunID)
+	}
+	if c.Heartbeat.D() < 10*time.Millisecond {
+		return bad("heartbeat", "must be at least 10ms, got %s", c.Heartbeat.D())
+	}
+	if c.Lease.D() <= 2*c.Heartbeat.D() {
+		return bad("lease", "must exceed two heartbeats (%s), got %s", 2*c.Heartbeat.D(), c.Lease.D())
+	}
+	if c.Backoff.D() < 0 {
+		return bad("backoff", "must be >= 0")
+	}
+	if c.Quorum < 1 {
+		return bad("quorum", "must be >= 1, got %d", c.Quorum)
+	}
+	if c.RoundDeadline.D() < c.Heartbeat.D() {
+		return bad("round_deadline", "must be at least one heartbeat (%s), got %s", c.Heartbeat.D(), c.RoundDeadline.D())
+	}
+	if c.ParamDim < 1 || c.ParamDim > maxParamDim {
+		return bad("param_dim", "must be 1..%d, got %d", maxParamDim, c.ParamDim)
+	}
+	return nil
+}
+
+// checkLoopback refuses any control API address that is not on a loopback interface:
+// the API is unauthenticated, so it must never be reachable from the network.
+func checkLoopback(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: %w", addr, err)
+	}
+	if port == "" {
+		return fmt.Errorf("%q: missing port", addr)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address (use 127.0.0.1 or [::1])", addr)
+	}
+	return nil
+}
+
+// WriteConfig writes c as indented JSON to path with mode 0600.
+func WriteConfig(path string, c Config) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
+}

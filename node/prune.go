@@ -1,0 +1,66 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mlecs/mlecs/storage"
+)
+
+// Every round leaves blobs behind (updates, globals). Old ones that no retained checkpoint names and
+// that the current round does not use are deleted, so a long-running node does not grow without bound.
+
+const pruneEvery = time.Minute
+
+// blobRetention is how old an unreferenced blob must be before it is deleted: far longer than a round.
+func (n *Node) blobRetention() time.Duration {
+	return max(5*time.Minute, 10*n.cfg.RoundDeadline.D())
+}
+
+// maybePrune starts a prune pass on a worker when one is due; called from the loop.
+func (n *Node) maybePrune(now time.Time) {
+	if now.Sub(n.pruned) < pruneEvery {
+		return
+	}
+	n.pruned = now
+	keep := map[string]bool{n.rs.Global: true, n.lastUpdate: true}
+	for _, u := range n.rs.Updates {
+		keep[u.Hash] = true
+	}
+	cutoff := now.Add(-n.blobRetention())
+	n.goWork(func() {
+		deleted, err := n.pruneBlobs(n.ctx, keep, cutoff)
+		if err != nil && n.ctx.Err() == nil {
+			n.log.Warn("blob prune", "err", err)
+		}
+		if deleted > 0 {
+			n.log.Debug("blobs pruned", "deleted", deleted)
+		}
+	})
+}
+
+func (n *Node) pruneBlobs(ctx context.Context, keep map[string]bool, cutoff time.Time) (int, error) {
+	cps, err := n.store.ListCheckpoints(ctx, ckptKind)
+	if err != nil {
+		return 0, err
+	}
+	for _, cp := range cps {
+		keep[cp.Meta[ckptMetaBlob]] = true
+	}
+	blobs, err := n.store.ListBlobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	deleted := 0
+	for _, b := range blobs {
+		if keep[b.Hash.String()] || b.Created.After(cutoff) {
+			continue
+		}
+		if err := n.store.DeleteBlob(ctx, b.Hash); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return deleted, err
+		}
+		deleted++
+	}
+	return deleted, nil
+}

@@ -1,0 +1,158 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Trainer is the learning step plugged into the round protocol. Blobs are opaque to the node: the
+// trainer defines and validates their encoding.
+type Trainer interface {
+	// Init returns the genesis global model (round 0) used when no checkpoint exists.
+	Init(ctx context.Context) ([]byte, error)
+	// LocalRound trains on local data starting from the global model of a round and returns the update.
+	LocalRound(ctx context.Context, round uint64, global []byte) ([]byte, error)
+	// Aggregate combines the round's updates with its global model into the next global model.
+	Aggregate(ctx context.Context, round uint64, global []byte, updates [][]byte) ([]byte, error)
+}
+
+// ErrBadVector is returned when a vector blob is malformed.
+var ErrBadVector = errors.New("bad parameter vector")
+
+// maxParamDim bounds the simple trainer's vector so a blob can never ask for more than 4 MiB.
+const maxParamDim = 1 << 20
+
+// vectorMagic starts every vector blob; the digit is the format version.
+var vectorMagic = [4]byte{'M', 'L', 'V', '1'}
+
+// Vector is the simple trainer's model: a parameter vector and the number of samples behind it.
+type Vector struct {
+	Weight uint32    // samples that produced it (FedAvg weight); 0 for a global model
+	Params []float32 // the parameters
+}
+
+// EncodeVector writes v as: "MLV1" | dim uint32 | weight uint32 | dim float32, little endian.
+func EncodeVector(v Vector) []byte {
+	b := make([]byte, 12+4*len(v.Params))
+	copy(b, vectorMagic[:])
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(v.Params)))
+	binary.LittleEndian.PutUint32(b[8:], v.Weight)
+	for i, p := range v.Params {
+		binary.LittleEndian.PutUint32(b[12+4*i:], math.Float32bits(p))
+	}
+	return b
+}
+
+// DecodeVector reads a blob written by EncodeVector, refusing wrong sizes and non-finite values.
+func DecodeVector(b []byte) (Vector, error) {
+	if len(b) < 12 || [4]byte(b[:4]) != vectorMagic {
+		return Vector{}, fmt.Errorf("%w: missing MLV1 header", ErrBadVector)
+	}
+	dim := binary.LittleEndian.Uint32(b[4:])
+	if dim > maxParamDim || len(b) != 12+4*int(dim) {
+		return Vector{}, fmt.Errorf("%w: dim %d does not match %d bytes", ErrBadVector, dim, len(b))
+	}
+	v := Vector{Weight: binary.LittleEndian.Uint32(b[8:]), Params: make([]float32, dim)}
+	for i := range v.Params {
+		p := math.Float32frombits(binary.LittleEndian.Uint32(b[12+4*i:]))
+		if math.IsNaN(float64(p)) || math.IsInf(float64(p), 0) {
+			return Vector{}, fmt.Errorf("%w: parameter %d is not finite", ErrBadVector, i)
+		}
+		v.Params[i] = p
+	}
+	return v, nil
+}
+
+// VectorTrainer is a real but deliberately simple trainer: each node's private data is a target vector
+// (drawn from its partition index) and its loss is 0.5*||w - target||^2; a local round takes Steps
+// gradient steps from the global model and the anchor averages the updates weighted by sample count
+// (FedAvg). The global model converges to the weighted mean of the targets, which tests can check.
+type VectorTrainer struct {
+	Dim     int
+	Target  []float32 // this node's private optimum
+	Samples uint32    // FedAvg weight of this node's updates
+	Steps   int
+	LR      float32
+}
+
+// NewVectorTrainer builds the trainer of one partition; the target is a deterministic function of it.
+func NewVectorTrainer(dim, partition int) (*VectorTrainer, error) {
+	if dim < 1 || dim > maxParamDim {
+		return nil, fmt.Errorf("%w: dim %d out of 1..%d", ErrBadVector, dim, maxParamDim)
+	}
+	r := rand.New(rand.NewPCG(uint64(partition)+1, 0x6d6c656373))
+	t := make([]float32, dim)
+	for i := range t {
+		t[i] = float32(r.NormFloat64())
+	}
+	return &VectorTrainer{Dim: dim, Target: t, Samples: uint32(10 + partition%7), Steps: 5, LR: 0.2}, nil
+}
+
+// Init returns the zero vector.
+func (t *VectorTrainer) Init(context.Context) ([]byte, error) {
+	return EncodeVector(Vector{Params: make([]float32, t.Dim)}), nil
+}
+
+// LocalRound takes Steps gradient steps towards the node's target.
+func (t *VectorTrainer) LocalRound(ctx context.Context, _ uint64, global []byte) ([]byte, error) {
+	g, err := t.decodeDim(global)
+	if err != nil {
+		return nil, fmt.Errorf("local round: global: %w", err)
+	}
+	w := g.Params
+	for range t.Steps {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("local round: %w", err)
+		}
+		for i := range w {
+			w[i] -= t.LR * (w[i] - t.Target[i]) // gradient of 0.5*(w-t)^2
+		}
+	}
+	return EncodeVector(Vector{Weight: t.Samples, Params: w}), nil
+}
+
+// Aggregate is FedAvg: the sample-weighted mean of the updates.
+func (t *VectorTrainer) Aggregate(ctx context.Context, _ uint64, _ []byte, updates [][]byte) ([]byte, error) {
+	if len(updates) == 0 {
+		return nil, fmt.Errorf("aggregate: %w: no updates", ErrBadVector)
+	}
+	sum := make([]float64, t.Dim)
+	var total float64
+	for i, b := range updates {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("aggregate: %w", err)
+		}
+		u, err := t.decodeDim(b)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate: update %d: %w", i, err)
+		}
+		if u.Weight == 0 {
+			return nil, fmt.Errorf("aggregate: update %d: %w: zero weight", i, ErrBadVector)
+		}
+		wt := float64(u.Weight)
+		for j, p := range u.Params {
+			sum[j] += wt * float64(p)
+		}
+		total += wt
+	}
+	out := make([]float32, t.Dim)
+	for j := range out {
+		out[j] = float32(sum[j] / total)
+	}
+	return EncodeVector(Vector{Params: out}), nil
+}
+
+func (t *VectorTrainer) decodeDim(b []byte) (Vector, error) {
+	v, err := DecodeVector(b)
+	if err != nil {
+		return Vector{}, err
+	}
+	if len(v.Params) != t.Dim {
+		return Vector{}, fmt.Errorf("%w: dim %d, want %d", ErrBadVector, len(v.Params), t.Dim)
+	}
+	return v, nil
+}
