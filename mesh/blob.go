@@ -19,9 +19,13 @@ import (
 type Hash = [sha256.Size]byte
 
 const (
-	// blobChunk is the payload of one frame we send; receivers accept up
-	// to wire.MaxFrame.
-	blobChunk = 256 << 10
+	// blobChunk is the payload of one frame we send, the most receivers
+	// accept: fewer frames, fewer header reads and deadline updates.
+	blobChunk = wire.MaxFrame
+	// blobBuffers frame buffers let the receiver read (and the transport
+	// decrypt) the next frames while SHA-256 and the sink run on another
+	// goroutine, i.e. on the second core.
+	blobBuffers = 3
 	// blobService names the blob protocol's resource-manager service.
 	blobService = "mlecs.blob"
 )
@@ -118,22 +122,27 @@ func (m *Host) serveBlob(s network.Stream) {
 	remaining := size - int64(req.Offset)
 	for remaining > 0 {
 		n := int(min(remaining, blobChunk))
-		if _, err := io.ReadFull(rc, buf[wire.FrameHeaderSize:wire.FrameHeaderSize+n]); err != nil {
+		k, rerr := io.ReadFull(rc, buf[wire.FrameHeaderSize:wire.FrameHeaderSize+n])
+		if k > 0 {
+			// Frames are large: what was read before a source failure is
+			// still sent, so a resumed fetch loses nothing.
+			wire.PutFrameHeader(buf, k)
+			_ = s.SetDeadline(time.Now().Add(m.cfg.blobTimeout))
+			if _, err := s.Write(buf[:wire.FrameHeaderSize+k]); err != nil {
+				_ = s.Reset()
+				return
+			}
+			remaining -= int64(k)
+			m.book.addBlob(from, 0, int64(k))
+		}
+		if rerr != nil {
 			// The source failed or is shorter than it said. End the stream
 			// without the end frame (not Reset, which would drop frames in
 			// flight): the receiver keeps what arrived and can resume.
-			m.log.Warn("read blob", "hash", fmt.Sprintf("%x", req.Hash[:8]), "err", err)
+			m.log.Warn("read blob", "hash", fmt.Sprintf("%x", req.Hash[:8]), "err", rerr)
 			_ = s.Close()
 			return
 		}
-		wire.PutFrameHeader(buf, n)
-		_ = s.SetDeadline(time.Now().Add(m.cfg.blobTimeout))
-		if _, err := s.Write(buf[:wire.FrameHeaderSize+n]); err != nil {
-			_ = s.Reset()
-			return
-		}
-		remaining -= int64(n)
-		m.book.addBlob(from, 0, int64(n))
 	}
 	wire.PutFrameHeader(buf, 0)
 	if _, err := s.Write(buf[:wire.FrameHeaderSize]); err != nil {
@@ -255,36 +264,28 @@ func (m *Host) fetchFrom(ctx context.Context, from peer.ID, h Hash, maxSize, off
 	}
 	remaining := size - off
 	bufSize := int(min(remaining, wire.MaxFrame))
-	if err := s.Scope().ReserveMemory(bufSize, network.ReservationPriorityMedium); err != nil {
+	if err := s.Scope().ReserveMemory(blobBuffers*bufSize, network.ReservationPriorityMedium); err != nil {
 		_ = s.Reset()
 		return 0, fmt.Errorf("%w: %w", ErrBlobBusy, err)
 	}
-	defer s.Scope().ReleaseMemory(bufSize)
-	buf := make([]byte, bufSize)
-	for {
-		n, err := wire.ReadFrameHeader(s, int(min(remaining, wire.MaxFrame)))
-		if err != nil {
-			_ = s.Reset()
-			if errors.Is(err, wire.ErrTooLarge) {
-				return 0, fmt.Errorf("%w: frame past the announced size: %w", ErrBlobProtocol, err)
-			}
-			return 0, fmt.Errorf("after %d of %d bytes: %w", size-remaining, size, ctxErr(ctx, err))
+	defer s.Scope().ReleaseMemory(blobBuffers * bufSize)
+	remaining, readErr, sinkErr := m.pipeFrames(s, from, remaining, bufSize, func(b []byte) error {
+		if _, err := sink.Write(b); err != nil {
+			return err
 		}
-		if n == 0 {
-			break
-		}
-		if _, err := io.ReadFull(s, buf[:n]); err != nil {
-			_ = s.Reset()
-			return 0, fmt.Errorf("after %d of %d bytes: %w", size-remaining, size, ctxErr(ctx, err))
-		}
-		if _, err := sink.Write(buf[:n]); err != nil {
-			_ = s.Reset()
-			return 0, fmt.Errorf("write sink: %w", err)
-		}
-		_, _ = hasher.Write(buf[:n])
-		remaining -= int64(n)
-		m.book.addBlob(from, int64(n), 0)
-		_ = s.SetDeadline(time.Now().Add(m.cfg.blobTimeout))
+		_, _ = hasher.Write(b)
+		return nil
+	})
+	switch {
+	case sinkErr != nil:
+		_ = s.Reset()
+		return 0, fmt.Errorf("write sink: %w", sinkErr)
+	case errors.Is(readErr, wire.ErrTooLarge):
+		_ = s.Reset()
+		return 0, fmt.Errorf("%w: frame past the announced size: %w", ErrBlobProtocol, readErr)
+	case readErr != nil:
+		_ = s.Reset()
+		return 0, fmt.Errorf("after %d of %d bytes: %w", size-remaining, size, ctxErr(ctx, readErr))
 	}
 	if remaining != 0 {
 		return 0, fmt.Errorf("%w: transfer ended %d bytes short", ErrBlobProtocol, remaining)
@@ -304,4 +305,58 @@ func ctxErr(ctx context.Context, err error) error {
 		return errors.Join(ctx.Err(), err)
 	}
 	return err
+}
+
+// pipeFrames reads frames from s until the end frame and hands each
+// payload, in order, to consume on a second goroutine. It returns the
+// bytes still expected (of remaining) and the first read or consume error;
+// after a consume error it stops reading.
+func (m *Host) pipeFrames(s network.Stream, from peer.ID, remaining int64, bufSize int, consume func([]byte) error) (int64, error, error) {
+	free := make(chan []byte, blobBuffers)
+	for range blobBuffers {
+		free <- make([]byte, bufSize)
+	}
+	full := make(chan []byte, blobBuffers)
+	failed := make(chan struct{}) // closed by the consumer on its first error
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range full {
+			if err == nil {
+				if err = consume(b); err != nil {
+					close(failed)
+				}
+			}
+			free <- b[:cap(b)]
+		}
+		done <- err
+	}()
+	var readErr error
+loop:
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-failed:
+			break loop
+		}
+		n, err := wire.ReadFrameHeader(s, int(min(remaining, wire.MaxFrame)))
+		if err != nil {
+			readErr = err
+			break
+		}
+		if n == 0 {
+			break
+		}
+		if _, err := io.ReadFull(s, buf[:n]); err != nil {
+			readErr = err
+			break
+		}
+		full <- buf[:n]
+		remaining -= int64(n)
+		m.book.addBlob(from, int64(n), 0)
+		_ = s.SetDeadline(time.Now().Add(m.cfg.blobTimeout))
+	}
+	close(full)
+	return remaining, readErr, <-done
 }

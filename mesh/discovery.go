@@ -12,7 +12,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
-	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/mlecs/mlecs/mesh/wire"
@@ -21,8 +20,9 @@ import (
 // How peers find each other (all three run together):
 //
 //  1. Bootstrap: every host dials all its bootstrap addresses at start and
-//     keeps redialling them with jittered exponential backoff (0.5 s .. 30 s)
-//     whenever the connection is down.
+//     keeps redialling them with jittered exponential backoff whenever the
+//     connection is down (backoff.go: 0.5 s .. 2 s while cut off from every
+//     bootstrap peer, up to 30 s otherwise or when the peer drops us).
 //  2. Peer-list exchange (/mlecs/peers/1.0.0): on every new connection, and
 //     every discover interval for a few random neighbours, a host asks the
 //     neighbour for its connected peers and their addresses, and dials those
@@ -32,21 +32,17 @@ import (
 //  3. Gossipsub peer exchange on PRUNE, and, with WithDHT(true), a private
 //     Kademlia DHT (/mlecs prefix) that pubsub also uses to find topic peers.
 const (
-	bootBackoffMin  = 500 * time.Millisecond
-	bootBackoffMax  = 30 * time.Second
 	bootTick        = 250 * time.Millisecond
 	exchangeTimeout = 10 * time.Second
 	dialTimeout     = 10 * time.Second
 	maxExchanges    = 4 // concurrent peer-list exchanges
 	exchangeFanout  = 3 // neighbours asked per periodic round
-	pingTimeout     = 5 * time.Second
 )
 
 type bootState struct {
 	ai       peer.AddrInfo
 	inflight bool
-	next     time.Time
-	backoff  time.Duration
+	r        redial
 }
 
 type bootResult struct {
@@ -60,7 +56,7 @@ func (m *Host) discoveryLoop() {
 	defer m.wg.Done()
 	boot := make([]bootState, len(m.cfg.bootstrap))
 	for i, ai := range m.cfg.bootstrap {
-		boot[i] = bootState{ai: ai, backoff: bootBackoffMin}
+		boot[i] = bootState{ai: ai, r: newRedial()}
 	}
 	results := make(chan bootResult, len(boot))
 	sem := make(chan struct{}, maxExchanges)
@@ -82,11 +78,16 @@ func (m *Host) discoveryLoop() {
 			b := &boot[r.i]
 			b.inflight = false
 			if r.err != nil {
-				m.log.Debug("bootstrap dial failed", "peer", b.ai.ID, "retry_in", b.backoff, "err", r.err)
-				b.next = time.Now().Add(jitter(b.backoff))
-				b.backoff = min(2*b.backoff, bootBackoffMax)
+				b.r.failed(time.Now(), m.isolated(boot))
+				m.log.Debug("bootstrap dial failed", "peer", b.ai.ID, "retry_in", b.r.wait, "err", r.err)
 			} else {
-				b.backoff = bootBackoffMin
+				b.r.dialled(time.Now())
+			}
+		case p := <-m.exchanged:
+			for i := range boot {
+				if boot[i].ai.ID == p {
+					boot[i].r.proven(time.Now())
+				}
 			}
 		case p := <-m.connected:
 			m.goExchange(sem, p)
@@ -102,23 +103,38 @@ func (m *Host) discoveryLoop() {
 	}
 }
 
-func jitter(d time.Duration) time.Duration {
-	return d*4/5 + rand.N(d*2/5+1)
+// isolated reports whether no bootstrap peer is connected.
+func (m *Host) isolated(boot []bootState) bool {
+	for i := range boot {
+		if m.h.Network().Connectedness(boot[i].ai.ID) == network.Connected {
+			return false
+		}
+	}
+	return true
 }
 
 // bootstrapRound dials every bootstrap peer that is down and due.
 func (m *Host) bootstrapRound(boot []bootState, results chan<- bootResult) {
 	now := time.Now()
+	isolated := m.isolated(boot)
 	for i := range boot {
 		b := &boot[i]
-		if b.inflight || now.Before(b.next) || m.h.Network().Connectedness(b.ai.ID) == network.Connected {
+		connected := m.h.Network().Connectedness(b.ai.ID) == network.Connected
+		b.r.observe(now, connected)
+		if b.inflight || connected || !b.r.due(now, isolated) {
 			continue
 		}
 		b.inflight = true
+		// While cut off, a dial hung on a dead route or resolver must not
+		// hold the next attempt back for the full dial timeout.
+		timeout := dialTimeout
+		if isolated {
+			timeout = bootIsolatedDialTimeout
+		}
 		m.wg.Add(1)
 		go func(i int, ai peer.AddrInfo) {
 			defer m.wg.Done()
-			ctx, cancel := context.WithTimeout(m.ctx, dialTimeout)
+			ctx, cancel := context.WithTimeout(m.ctx, timeout)
 			defer cancel()
 			// We back off ourselves; the swarm's own dial backoff (5 s and
 			// growing) would hide a bootstrap peer that just came up.
@@ -146,8 +162,15 @@ func (m *Host) goExchange(sem chan struct{}, p peer.ID) {
 	go func() {
 		defer m.wg.Done()
 		defer func() { <-sem }()
-		if err := m.exchangePeers(p); err != nil && m.ctx.Err() == nil {
-			m.log.Debug("peer exchange failed", "peer", p, "err", err)
+		if err := m.exchangePeers(p); err != nil {
+			if m.ctx.Err() == nil {
+				m.log.Debug("peer exchange failed", "peer", p, "err", err)
+			}
+			return
+		}
+		select { // the peer answered: its connection is proven (bootstrap backoff)
+		case m.exchanged <- p:
+		default:
 		}
 	}()
 }
@@ -263,26 +286,6 @@ func (m *Host) servePeerList(s network.Stream) {
 	}
 	if _, err := s.Write(b); err != nil {
 		_ = s.Reset()
-	}
-}
-
-// pingAll measures latency to every connected peer; libp2p's ping records
-// the EWMA in the peerstore, which PeerInfo reads.
-func (m *Host) pingAll() {
-	for _, p := range m.h.Network().Peers() {
-		m.wg.Add(1)
-		go func(p peer.ID) {
-			defer m.wg.Done()
-			ctx, cancel := context.WithTimeout(m.ctx, pingTimeout)
-			defer cancel()
-			select {
-			case r := <-ping.Ping(ctx, m.h, p):
-				if r.Error != nil && ctx.Err() == nil {
-					m.log.Debug("ping failed", "peer", p, "err", r.Error)
-				}
-			case <-ctx.Done():
-			}
-		}(p)
 	}
 }
 

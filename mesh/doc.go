@@ -20,7 +20,8 @@
 // a small peer-list exchange (/mlecs/peers/1.0.0) on every new connection
 // and periodically lets eight hosts started from one bootstrap address all
 // connect to each other; gossipsub PX and an optional private Kademlia DHT
-// (/mlecs/kad/1.0.0, WithDHT) help larger meshes. mDNS is not built in.
+// (/mlecs/kad/1.0.0, WithDHT) help larger meshes; WithMDNS(true) adds
+// local-network discovery (off by default, never in tests).
 //
 // # Control plane
 //

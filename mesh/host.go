@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -35,18 +36,21 @@ type Host struct {
 	self peer.ID // h.ID(), kept for the validators
 	ps   *pubsub.PubSub
 	kad  *dht.IpfsDHT // nil unless WithDHT(true)
+	mdns io.Closer    // nil unless WithMDNS(true)
 	bw   *metrics.BandwidthCounter
 
 	topics map[wire.Kind]*topicState // fixed after New
 	guard  *replayGuard
 	book   *peerBook
 	stats  *validationStats
+	live   *liveness
 	scores atomic.Pointer[map[peer.ID]float64]
 	policy atomic.Pointer[policyBox]
 	blobs  atomic.Pointer[blobSourceBox]
 	seq    atomic.Uint64
 
 	connected chan peer.ID // new connections, for discovery's peer exchange
+	exchanged chan peer.ID // peers that answered a peer-list exchange
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -72,11 +76,6 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.mdns {
-		// mDNS needs github.com/libp2p/zeroconf, which this build does not
-		// carry; refuse loudly rather than silently not discovering.
-		return nil, fmt.Errorf("%w: mDNS discovery is not built into this binary; use bootstrap addresses or the DHT", ErrUnsupported)
-	}
 	m := &Host{
 		cfg:       cfg,
 		log:       cfg.logger.With("component", "mesh"),
@@ -85,7 +84,9 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		guard:     newReplayGuard(replayWindow, maxTrackedSenders),
 		book:      newPeerBook(),
 		stats:     newValidationStats(),
+		live:      newLiveness(),
 		connected: make(chan peer.ID, 64),
+		exchanged: make(chan peer.ID, 64),
 	}
 	// Sequence numbers start at the wall clock so that a restarted node
 	// continues above the numbers it used before (replay protection).
@@ -130,10 +131,18 @@ func (m *Host) start(ctx context.Context) error {
 	if err := m.startPubSub(); err != nil {
 		return err
 	}
+	if m.cfg.mdns {
+		svc, err := m.startMDNS()
+		if err != nil {
+			return err
+		}
+		m.mdns = svc
+	}
 	m.wg.Add(1)
 	go m.discoveryLoop()
 	m.log.Info("mesh host started", "peer", m.h.ID(), "addrs", m.h.Addrs(), "run", m.cfg.runID,
-		"psk", m.cfg.psk != nil, "allowlist", len(m.cfg.allowlist), "bootstrap", len(m.cfg.bootstrap), "dht", m.cfg.dht)
+		"psk", m.cfg.psk != nil, "allowlist", len(m.cfg.allowlist), "bootstrap", len(m.cfg.bootstrap), "dht", m.cfg.dht,
+		"mdns", m.cfg.mdns)
 	return nil
 }
 
@@ -179,6 +188,9 @@ func (m *Host) Close() error {
 	var err error
 	m.once.Do(func() {
 		m.cancel()
+		if m.mdns != nil {
+			err = errors.Join(err, m.mdns.Close())
+		}
 		m.wg.Wait()
 		if m.kad != nil {
 			err = errors.Join(err, m.kad.Close())

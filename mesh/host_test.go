@@ -33,7 +33,7 @@ func TestOptionsValidate(t *testing.T) {
 		"bad run id":      {[]Option{WithRunID("a/b")}, ErrInvalidOption},
 		"bad intervals":   {[]Option{WithIntervals(0, time.Second, time.Second)}, ErrInvalidOption},
 		"bad limits":      {[]Option{WithResourceLimits(ResourceLimits{})}, ErrInvalidOption},
-		"mdns":            {append(baseOpts(t), WithMDNS(true)), ErrUnsupported},
+		"bad liveness":    {[]Option{WithLiveness(time.Second, 0)}, ErrInvalidOption},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -45,6 +45,20 @@ func TestOptionsValidate(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
 		})
+	}
+}
+
+// TestMDNSOption checks the option only: mDNS is never started in tests.
+func TestMDNSOption(t *testing.T) {
+	if defaultConfig().mdns {
+		t.Fatal("mDNS is on by default")
+	}
+	c := defaultConfig()
+	if err := WithMDNS(true)(&c); err != nil || !c.mdns {
+		t.Fatalf("WithMDNS(true): %v, on=%v", err, c.mdns)
+	}
+	if err := WithMDNS(false)(&c); err != nil || c.mdns {
+		t.Fatalf("WithMDNS(false): %v, on=%v", err, c.mdns)
 	}
 }
 

@@ -38,6 +38,8 @@ type config struct {
 	maxPeers     int
 	discoverEach time.Duration
 	pingEach     time.Duration
+	pingTimeout  time.Duration
+	pingFails    int
 	scoreEach    time.Duration
 	maxAge       time.Duration
 	maxSkew      time.Duration
@@ -51,7 +53,9 @@ func defaultConfig() config {
 		limits:       DefaultResourceLimits(),
 		maxPeers:     64,
 		discoverEach: 10 * time.Second,
-		pingEach:     15 * time.Second,
+		pingEach:     2 * time.Second,
+		pingTimeout:  defaultPingTimeout,
+		pingFails:    defaultPingFails,
 		scoreEach:    time.Second,
 		maxAge:       5 * time.Minute,
 		maxSkew:      time.Minute,
@@ -192,8 +196,9 @@ func WithPeerListExchange(on bool) Option {
 	return func(c *config) error { c.noPeerList = !on; return nil }
 }
 
-// WithMDNS enables local-network discovery by mDNS. It is off by default
-// and must never be used in tests.
+// WithMDNS enables local-network discovery by mDNS (service _mlecs._udp):
+// found peers are dialled, allowlist and WithMaxPeers permitting. It is off
+// by default and must never be used in tests.
 func WithMDNS(on bool) Option { return func(c *config) error { c.mdns = on; return nil } }
 
 // WithRunID sets the run whose control topics the host joins
@@ -261,6 +266,19 @@ func WithIntervals(discover, ping, score time.Duration) Option {
 			return fmt.Errorf("%w: intervals %v/%v/%v must be >= 10ms", ErrInvalidOption, discover, ping, score)
 		}
 		c.discoverEach, c.pingEach, c.scoreEach = discover, ping, score
+		return nil
+	}
+}
+
+// WithLiveness sets when a silent peer is disconnected: after fails pings
+// in a row (one every ping interval, see WithIntervals) each got no answer
+// within timeout. Defaults: 2 s, 2.
+func WithLiveness(timeout time.Duration, fails int) Option {
+	return func(c *config) error {
+		if timeout < 10*time.Millisecond || fails < 1 {
+			return fmt.Errorf("%w: liveness timeout %v must be >= 10ms and failures %d >= 1", ErrInvalidOption, timeout, fails)
+		}
+		c.pingTimeout, c.pingFails = timeout, fails
 		return nil
 	}
 }

@@ -98,8 +98,11 @@ func (m *Host) notifiee() network.Notifiee {
 			default: // discovery is busy; its periodic round will catch up
 			}
 		},
-		DisconnectedF: func(_ network.Network, c network.Conn) {
+		DisconnectedF: func(n network.Network, c network.Conn) {
 			m.book.seen(c.RemotePeer(), time.Now())
+			if n.Connectedness(c.RemotePeer()) != network.Connected {
+				m.live.forget(c.RemotePeer())
+			}
 		},
 	}
 }

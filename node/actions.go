@@ -112,8 +112,22 @@ func (n *Node) trainRound(ctx context.Context, a ActTrain) (string, error) {
 }
 
 func (n *Node) startAggregate(a ActAggregate) {
+	// The next round starts no sooner than min_round_interval after this one did: the aggregate is
+	// computed now, but its result (and so the next manifest) waits.
+	notBefore := n.roundAt.Add(n.cfg.MinRoundInterval.D())
 	n.goWork(func() {
 		g, err := n.aggregate(n.ctx, a)
+		if err == nil {
+			if d := time.Until(notBefore); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-n.ctx.Done():
+					t.Stop()
+					return
+				}
+			}
+		}
 		n.post(func() {
 			if err != nil {
 				n.log.Warn("aggregation failed", "round", a.Round, "err", err)
@@ -124,6 +138,7 @@ func (n *Node) startAggregate(a ActAggregate) {
 			n.m.updatesIn.Add(float64(len(a.Updates)))
 			n.log.Info("round aggregated", "term", a.Term, "round", a.Round, "updates", len(a.Updates), "global", g[:12])
 			n.recordMetric("updates_per_round", a.Round, float64(len(a.Updates)))
+			n.roundAt = time.Now()
 			n.apply(EvAggregated{Term: a.Term, Round: a.Round, Global: g})
 		})
 	})

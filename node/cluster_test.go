@@ -15,7 +15,7 @@ import (
 
 // testCluster runs in-process nodes on loopback with short intervals.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	psk   string
 	boot  string
@@ -30,7 +30,7 @@ type runningNode struct {
 	done   chan error
 }
 
-func newTestCluster(t *testing.T) *testCluster {
+func newTestCluster(t testing.TB) *testCluster {
 	dir := t.TempDir()
 	psk := filepath.Join(dir, "net.psk")
 	if err := GeneratePSK(psk); err != nil {
@@ -54,6 +54,7 @@ func (c *testCluster) config(i int, role Role) Config {
 	cfg.Backoff = Duration(300 * time.Millisecond)
 	cfg.RoundDeadline = Duration(time.Second)
 	cfg.Quorum = 3
+	cfg.MinRoundInterval = 0 // the cluster tests want rounds as fast as they go
 	cfg.ParamDim = 16
 	cfg.Modalities = []string{"image"}
 	if c.boot != "" {
@@ -62,7 +63,7 @@ func (c *testCluster) config(i int, role Role) Config {
 	return cfg
 }
 
-func testLogger(t *testing.T, name string) *slog.Logger {
+func testLogger(_ testing.TB, name string) *slog.Logger {
 	if testing.Verbose() && os.Getenv("MLECS_TEST_LOGS") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
 	}

@@ -75,8 +75,11 @@ type Config struct {
 	Backoff       Duration `json:"backoff"`        // max randomised wait before claiming an expired lease
 	Quorum        int      `json:"quorum"`         // updates that close a round before the deadline
 	RoundDeadline Duration `json:"round_deadline"` // anchor waits this long for updates
-	Metrics       bool     `json:"metrics"`        // serve Prometheus /metrics
-	ParamDim      int      `json:"param_dim"`      // length of the simple trainer's parameter vector
+	// MinRoundInterval is the least time between the starts of two rounds an anchor runs: with a fast
+	// trainer and quorum reached at once, rounds would otherwise spin at tens per second. 0 = no limit.
+	MinRoundInterval Duration `json:"min_round_interval"`
+	Metrics          bool     `json:"metrics"`   // serve Prometheus /metrics
+	ParamDim         int      `json:"param_dim"` // length of the simple trainer's parameter vector
 }
 
 // ErrConfig is wrapped by every configuration validation error.
@@ -85,17 +88,18 @@ var ErrConfig = errors.New("invalid config")
 // DefaultConfig returns the values used for fields a file or flag leaves unset.
 func DefaultConfig() Config {
 	return Config{
-		ListenAddrs:   []string{"/ip4/127.0.0.1/tcp/0"},
-		Role:          RoleEdge,
-		APIAddr:       DefaultAPIAddr,
-		RunID:         "default",
-		Heartbeat:     Duration(time.Second),
-		Lease:         Duration(5 * time.Second),
-		Backoff:       Duration(time.Second),
-		Quorum:        1,
-		RoundDeadline: Duration(10 * time.Second),
-		Metrics:       true,
-		ParamDim:      64,
+		ListenAddrs:      []string{"/ip4/127.0.0.1/tcp/0"},
+		Role:             RoleEdge,
+		APIAddr:          DefaultAPIAddr,
+		RunID:            "default",
+		Heartbeat:        Duration(time.Second),
+		Lease:            Duration(5 * time.Second),
+		Backoff:          Duration(time.Second),
+		Quorum:           1,
+		RoundDeadline:    Duration(10 * time.Second),
+		MinRoundInterval: Duration(time.Second),
+		Metrics:          true,
+		ParamDim:         64,
 	}
 }
 
@@ -187,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RoundDeadline.D() < c.Heartbeat.D() {
 		return bad("round_deadline", "must be at least one heartbeat (%s), got %s", c.Heartbeat.D(), c.RoundDeadline.D())
+	}
+	if c.MinRoundInterval.D() < 0 {
+		return bad("min_round_interval", "must be >= 0, got %s", c.MinRoundInterval.D())
 	}
 	if c.ParamDim < 1 || c.ParamDim > maxParamDim {
 		return bad("param_dim", "must be 1..%d, got %d", maxParamDim, c.ParamDim)

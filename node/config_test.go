@@ -36,6 +36,8 @@ func TestConfigValidate(t *testing.T) {
 		{"negative backoff", func(c *Config) { c.Backoff = Duration(-1) }, "backoff"},
 		{"zero quorum", func(c *Config) { c.Quorum = 0 }, "quorum"},
 		{"deadline under a heartbeat", func(c *Config) { c.RoundDeadline = Duration(time.Millisecond) }, "round_deadline"},
+		{"no round interval", func(c *Config) { c.MinRoundInterval = 0 }, ""},
+		{"negative round interval", func(c *Config) { c.MinRoundInterval = Duration(-time.Second) }, "min_round_interval"},
 		{"huge param dim", func(c *Config) { c.ParamDim = maxParamDim + 1 }, "param_dim"},
 	}
 	for _, tc := range tests {
@@ -63,6 +65,13 @@ func TestParseConfig(t *testing.T) {
 	}
 	if c.Heartbeat.D() != 150*time.Millisecond || c.Role != RoleAnchor || c.Lease != DefaultConfig().Lease {
 		t.Fatalf("parsed %+v", c)
+	}
+	if c.MinRoundInterval.D() != time.Second {
+		t.Fatalf("default min_round_interval %v, want 1s", c.MinRoundInterval.D())
+	}
+	c, err = ParseConfig(strings.NewReader(`{"data_dir": "d", "min_round_interval": "0s"}`), "c.json")
+	if err != nil || c.MinRoundInterval != 0 {
+		t.Fatalf("min_round_interval 0s: %v, %v", c.MinRoundInterval.D(), err)
 	}
 	for name, in := range map[string]string{
 		"unknown field": `{"data_dir": "d", "leese": "1s"}`,

@@ -62,8 +62,10 @@ func newMeshHost(ctx context.Context, cfg Config, key crypto.PrivKey, known []pe
 		mesh.WithPolicy(n),
 		mesh.WithBlobSource(blobSource{n}),
 		mesh.WithBootstrapPeers(known...),
-		// Ping often enough that `mlecs peers` shows latencies soon after start.
-		mesh.WithIntervals(10*time.Second, max(5*cfg.Heartbeat.D(), time.Second), time.Second),
+		// Ping every heartbeat (at least 500 ms apart): latencies show soon after start, and a peer that
+		// stops answering is disconnected after two missed 2 s pings, so `mlecs peers` is right within ~5 s.
+		mesh.WithIntervals(10*time.Second, max(cfg.Heartbeat.D(), 500*time.Millisecond), time.Second),
+		mesh.WithLiveness(2*time.Second, 2),
 	}
 	if cfg.PSKFile != "" {
 		psk, err := LoadPSK(cfg.PSKFile)

@@ -91,6 +91,7 @@ type Node struct {
 	peersSaved  time.Time // last peer book write
 	pruned      time.Time // last blob prune pass
 	localTick   time.Time // last EvLocalTick (local training without an anchor)
+	roundAt     time.Time // when this node, as anchor, last started a round (min_round_interval)
 	lastUpdate  string    // this node's newest update blob (kept by pruning)
 	closeOnce   sync.Once
 
