@@ -5,12 +5,15 @@ import (
 
 	"github.com/mlecs/mlecs/cmd/commbudget"
 	"github.com/mlecs/mlecs/cmd/data"
+	evalcmd "github.com/mlecs/mlecs/cmd/eval"
 	"github.com/mlecs/mlecs/cmd/keygen"
 	nodecmd "github.com/mlecs/mlecs/cmd/node"
 	"github.com/mlecs/mlecs/cmd/peers"
+	"github.com/mlecs/mlecs/cmd/pretrain"
 	"github.com/mlecs/mlecs/cmd/score"
 	"github.com/mlecs/mlecs/cmd/status"
 	"github.com/mlecs/mlecs/cmd/testnet"
+	"github.com/mlecs/mlecs/cmd/train"
 )
 
 // subcommands lists every top-level command; one line per command package.
@@ -18,11 +21,14 @@ func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		commbudget.NewCmd(),
 		data.NewCmd(),
+		evalcmd.NewCmd(),
 		keygen.NewCmd(),
 		nodecmd.NewCmd(),
 		peers.NewCmd(),
+		pretrain.NewCmd(),
 		score.NewCmd(),
 		status.NewCmd(),
 		testnet.NewCmd(),
+		train.NewCmd(),
 	}
 }

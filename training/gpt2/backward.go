@@ -108,6 +108,7 @@ func (m *Model[F]) backward(dlogits []F) error {
 	for b := range B {
 		copy(g.dprefix[b*P*C:(b+1)*P*C], dres[b*T*C:(b*T+P)*C])
 	}
+	m.addPendingPrefixGrad()
 	if gb.Wte != nil {
 		for b := range B {
 			if err := nn.EmbeddingBackward(gb.Wte, dres[(b*T+P)*C:(b+1)*T*C], m.ids[b*Tt:(b+1)*Tt], Tt, C); err != nil {

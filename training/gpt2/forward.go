@@ -37,6 +37,7 @@ func (m *Model[F]) Forward(ids, targets []int32, prefix []F, B int) (F, error) {
 		return 0, fmt.Errorf("%w: prefix %d + tokens %d exceeds MaxSeq %d", ErrShape, P, Tt, c.MaxSeq)
 	}
 	m.last = pass{} // invalid until this pass succeeds
+	m.pendingDPrefix = nil
 	a := &m.acts
 	p := m.pool
 	BT := B * T

@@ -39,6 +39,8 @@ type Model[F nn.Float] struct {
 	grads   gradScratch[F]
 	last    pass // shape of the last Forward, used by Backward
 	cache   *kvCache[F]
+
+	pendingDPrefix []F // [B,C] queued by AddPrefixMeanGrad for the next backward
 }
 
 // pass remembers the shape of the last forward pass.

@@ -1,0 +1,18 @@
+// Package federated holds the federated strategies of mlecs as pure training code: ML-ECS (an Edge and
+// an Anchor whose round methods exchange payload.Update and payload.Global values) and the baselines
+// (local, FedAvg, FedProx, centralised) run with the same data, rounds and local steps. There is no
+// networking here: the daemon moves the payloads; Simulate runs a round in memory for tests and
+// experiments, through the real codecs.
+//
+// One ML-ECS round (DESIGN.md §3):
+//
+//	anchor:  Global{shared LoRA, fused reps of D'}             (Anchor.Round)
+//	edge j:  merge shared LoRA (AMT), E steps on D_j (gen + CCL), steps on D'_j (gen + CCL + SE-CCL
+//	         towards the anchor's reps), Update{shared-LoRA delta, fused reps of D'_j, predictions,
+//	         metrics}                                           (Edge.LocalRound)
+//	anchor:  validate + MMA the deltas, apply, tune its own model on D' (gen + CCL + SE-CCL towards the
+//	         edges' reps), publish the next Global             (Anchor.Round)
+//
+// The "fused representation" exchanged is the mean over the P soft-prompt tokens of the connector's
+// output (gpt2.Model.PrefixMean), the representation the backbone consumes; see docs/method.md.
+package federated

@@ -1,0 +1,232 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestShapes(t *testing.T) {
+	cfg := tinyConfig(t, true)
+	m, err := New[float32](cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range m.Groups() {
+		names = append(names, g.Name)
+		if len(g.Params) == 0 || len(g.Params) != len(g.Grads) {
+			t.Errorf("group %s: %d params, %d grads", g.Name, len(g.Params), len(g.Grads))
+		}
+	}
+	want := []string{"encoder/img", "encoder/ser", "encoder/txt", "connector", "ccl", "lora"}
+	if !slices.Equal(names, want) {
+		t.Errorf("groups %v, want %v", names, want)
+	}
+	for _, B := range []int{1, 2, 4} {
+		batch := randomExamples(cfg, B, 1)
+		soft, err := m.encode(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(soft), B*cfg.SoftTokens*cfg.Backbone.Channels; got != want {
+			t.Errorf("B=%d: soft prompt of %d values, want %d", B, got, want)
+		}
+		fused, err := m.Represent(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(fused), B*cfg.Fused; got != want {
+			t.Errorf("B=%d: fused of %d values, want %d", B, got, want)
+		}
+		l, err := m.Forward(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.IsNaN(float64(l.Total)) || l.Gen <= 0 {
+			t.Errorf("B=%d: loss %+v", B, l)
+		}
+		if B == 1 && l.CCL != 0 {
+			t.Errorf("B=1: CCL %v, want 0 (no negatives)", l.CCL)
+		}
+		gen, err := m.Generate(context.Background(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range gen {
+			if len(g) > cfg.MaxTarget {
+				t.Errorf("generated %d tokens, max %d", len(g), cfg.MaxTarget)
+			}
+		}
+	}
+	if _, err := m.Forward(randomExamples(cfg, 5, 1)); !errors.Is(err, ErrInput) {
+		t.Errorf("batch above MaxBatch: %v, want ErrInput", err)
+	}
+	bad := randomExamples(cfg, 2, 1)
+	bad[0].Inputs[0] = bad[0].Inputs[0][:3]
+	if _, err := m.Forward(bad); !errors.Is(err, ErrInput) {
+		t.Errorf("short image: %v, want ErrInput", err)
+	}
+	bad = randomExamples(cfg, 2, 1)
+	bad[0].Target[0] = 99
+	if _, err := m.Forward(bad); !errors.Is(err, ErrInput) {
+		t.Errorf("target outside vocab: %v, want ErrInput", err)
+	}
+}
+
+// TestMissingModality: a sample lacking a modality gives finite outputs, and the encoder of that modality
+// gets exactly no gradient from it (its input, whatever it is, is never read).
+func TestMissingModality(t *testing.T) {
+	cfg := tinyConfig(t, true)
+	m, err := New[float32](cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads := func(batch []Example) ([]float32, float32) {
+		m.ZeroGrad()
+		l, err := m.Forward(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Backward(); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), m.Groups()[0].Grads...), l.Total
+	}
+	// Sample 1 lacks the image (slot 0); alone, it must leave the image encoder's gradient at zero.
+	batch := randomExamples(cfg, 4, 2)
+	g, loss := grads(batch[1:2])
+	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+		t.Fatalf("loss %v", loss)
+	}
+	for i, v := range g {
+		if v != 0 {
+			t.Fatalf("image encoder gradient [%d] = %v from a sample without an image", i, v)
+		}
+	}
+	// In a batch, the image gradient does not depend on the absent sample's (unused) data.
+	m.cfg.CCL = false // the CCL term couples the samples of a batch; check the generation path alone
+	g1, _ := grads(batch)
+	other := slices.Clone(batch)
+	other[1].Tokens = slices.Clone(other[1].Tokens)
+	other[1].Tokens[2] = []int32{1, 2} // change a present modality of the image-less sample
+	g2, _ := grads(other)
+	if !slices.Equal(g1, g2) {
+		t.Error("image encoder gradient changed with the text of the sample that has no image")
+	}
+	// A slot absent from the whole batch works too.
+	for b := range batch {
+		batch[b].Inputs[1] = nil
+	}
+	if _, loss := grads(batch); math.IsNaN(float64(loss)) {
+		t.Fatalf("loss %v with the series absent from the batch", loss)
+	}
+	for _, v := range m.Groups()[1].Grads {
+		if v != 0 {
+			t.Fatal("series encoder got gradient with no series in the batch")
+		}
+	}
+}
+
+// TestSaveLoadRoundTrip: a model reloaded from SaveTrainable (same config and base) predicts the same.
+func TestSaveLoadRoundTrip(t *testing.T) {
+	cfg := tinyConfig(t, true)
+	a, err := New[float32](cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	train := randomExamples(cfg, 4, 7)
+	if _, err := Train(context.Background(), a, train, t.TempDir(), TrainOptions{Epochs: 3, Batch: 4, LR: 1e-2, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), TrainableFile)
+	if err := a.SaveTrainable(path); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Seed = 99 // different initialisation of everything trainable...
+	b, err := New[float32](cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nLoRA := len(b.Groups()[5].Params)
+	copy(b.lm.Buf[:len(b.lm.Buf)-nLoRA], a.lm.Buf) // ...on the same base weights (Buf: base, then LoRA)
+	if err := b.LoadTrainable(path); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pa, err := a.Generate(ctx, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.Generate(ctx, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pa {
+		if !slices.Equal(pa[i], pb[i]) {
+			t.Errorf("sample %d: %v before save, %v after load", i, pa[i], pb[i])
+		}
+	}
+	la, _ := a.Forward(train)
+	lb, _ := b.Forward(train)
+	if la != lb {
+		t.Errorf("loss %v before save, %v after load", la, lb)
+	}
+	// A file missing a group is rejected.
+	if err := b.LoadTrainable(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, ErrCheckpoint) {
+		t.Errorf("missing file: %v, want ErrCheckpoint", err)
+	}
+}
+
+// TestResumeBitIdentical: a run interrupted mid-epoch and resumed from its last checkpoint ends with the
+// same bytes as an uninterrupted run.
+func TestResumeBitIdentical(t *testing.T) {
+	cfg := tinyConfig(t, true)
+	train := randomExamples(cfg, 4, 7)
+	train = append(train, randomExamples(cfg, 4, 8)...)
+	opts := TrainOptions{Epochs: 3, Batch: 3, LR: 5e-3, WeightDecay: 0.01, Clip: 1, Seed: 4}
+	full, err := New[float32](cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(context.Background(), full, train, t.TempDir(), opts); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	first, err := New[float32](cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := opts
+	o.Progress = func(p Progress) {
+		if p.Epoch == 2 && p.Step == 2 {
+			cancel()
+		}
+	}
+	if _, err := Train(ctx, first, train, dir, o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v, want context.Canceled", err)
+	}
+	resumed, err := New[float32](cfg) // a fresh process: nothing but the checkpoint carries over
+	if err != nil {
+		t.Fatal(err)
+	}
+	o = opts
+	o.Resume = true
+	res, err := Train(context.Background(), resumed, train, dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Epochs != 3 {
+		t.Errorf("resumed run ended at epoch %d, want 3", res.Epochs)
+	}
+	want, got := full.TrainableTensors(), resumed.TrainableTensors()
+	for i := range want {
+		if !slices.Equal(want[i].Data, got[i].Data) {
+			t.Errorf("group %s differs after resume", want[i].Name)
+		}
+	}
+}
