@@ -27,7 +27,7 @@ fi
 echo "== training phone+watch on one node (tiny preset)"
 rm -rf "$out/har-run"
 "$bin" train --dataset "$out/har" --preset tiny --base "$out/har-base" --out "$out/har-run" \
-  --epochs 3 --batch 32 --seed 1
+  --epochs 10 --batch 32 --seed 1
 
 echo "== evaluating on the held-out subjects"
 "$bin" eval --model "$out/har-run" --dataset "$out/har" --out "$out/har-run/eval"
