@@ -6,6 +6,7 @@ import (
 	"github.com/mlecs/mlecs/cmd/commbudget"
 	"github.com/mlecs/mlecs/cmd/data"
 	evalcmd "github.com/mlecs/mlecs/cmd/eval"
+	experimentcmd "github.com/mlecs/mlecs/cmd/experiment"
 	"github.com/mlecs/mlecs/cmd/keygen"
 	nodecmd "github.com/mlecs/mlecs/cmd/node"
 	"github.com/mlecs/mlecs/cmd/peers"
@@ -22,6 +23,7 @@ func subcommands() []*cobra.Command {
 		commbudget.NewCmd(),
 		data.NewCmd(),
 		evalcmd.NewCmd(),
+		experimentcmd.NewCmd(),
 		keygen.NewCmd(),
 		nodecmd.NewCmd(),
 		peers.NewCmd(),
