@@ -1,36 +1,28 @@
 #!/usr/bin/env bash
-# The main end-to-end job behind `make run`: import the real HAR phone+watch data, pretrain a tiny base LM on
-# its text, train the multimodal model (phone + watch encoders, connector, LoRA on the frozen base) on one node,
-# evaluate on held-out subjects and print the metrics. Usage: scripts/run.sh DATA_DIR OUT_DIR
+# The main end-to-end job behind `make run`: import the real emoji data (Twemoji and Noto images, CLDR keywords),
+# then run the default experiment: ML-ECS and two baselines over an in-process mesh of real daemons (one pinned
+# anchor, three edges with different modalities), tiny preset, and print the report.
+# Usage: scripts/run.sh DATA_DIR OUT_DIR
 set -euo pipefail
 data=${1:-../shared/data}
 out=${2:-out}
 bin=bin/mlecs
 export MLECS_BPE="$data/gpt2-bpe"
 
-for need in "$data/har-phone-watch" "$data/gpt2-bpe"; do
+for need in "$data/emoji" "$data/gpt2-bpe"; do
   [ -d "$need" ] || { echo "run: $need not found (see README: The data)" >&2; exit 1; }
 done
 mkdir -p "$out"
 
-if [ ! -f "$out/har/dataset.json" ]; then
-  echo "== importing HAR into $out/har"
-  "$bin" data import har --src "$data/har-phone-watch" --out "$out/har"
+if [ ! -f "$out/emoji/dataset.json" ]; then
+  echo "== importing emoji into $out/emoji"
+  "$bin" data import emoji --src "$data/emoji" --out "$out/emoji"
 fi
-"$bin" data check "$out/har" --top 3
+"$bin" data check "$out/emoji" --top 3
 
-if [ ! -f "$out/har-base/model.json" ] && [ ! -f "$out/har-base/base.safetensors" ]; then
-  echo "== pretraining the tiny base LM on the HAR train text"
-  "$bin" pretrain --dataset "$out/har" --preset tiny --out "$out/har-base" --steps 300 --seed 1
-fi
+echo "== experiment: mlecs, local, fedavg; 3 edges (mixed modalities), 4 rounds, tiny preset, seed 1"
+"$bin" experiment run --dataset "$out/emoji" --edges 3 --modality-plan mixed --rounds 4 --seeds 1 \
+  --methods mlecs,local,fedavg --preset tiny --pretrain-steps 150 --out "$out/experiment"
 
-echo "== training phone+watch on one node (tiny preset)"
-rm -rf "$out/har-run"
-"$bin" train --dataset "$out/har" --preset tiny --base "$out/har-base" --out "$out/har-run" \
-  --epochs 10 --batch 32 --seed 1
-
-echo "== evaluating on the held-out subjects"
-"$bin" eval --model "$out/har-run" --dataset "$out/har" --out "$out/har-run/eval"
-echo "== metrics ($out/har-run/eval/metrics.json)"
-cat "$out/har-run/eval/metrics.json"
-echo
+echo "== report ($out/experiment/report.md; plots beside it)"
+cat "$out/experiment/report.md"

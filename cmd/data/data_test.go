@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/dataset/datatest"
 )
 
 // run executes `data ARGS...` with captured output.
@@ -166,27 +168,8 @@ func TestImportUsage(t *testing.T) {
 	}
 }
 
-// sharedData returns ../shared/data relative to the module root, or skips.
-func sharedData(t *testing.T) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("no go.mod")
-		}
-		dir = filepath.Dir(dir)
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data absent: %v", err)
-	}
-	return data
-}
-
 func TestImportThenCheckReal(t *testing.T) {
-	data := sharedData(t)
+	data := datatest.SharedData(t)
 	cases := []struct {
 		name string
 		args []string

@@ -6,12 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/mlecs/mlecs/cmd/train"
+	"github.com/mlecs/mlecs/training/dataset/datatest"
+	"github.com/mlecs/mlecs/training/dataset/datatest/subset"
 	"github.com/mlecs/mlecs/training/dataset/importer"
 )
 
@@ -38,13 +39,10 @@ func TestValidate(t *testing.T) {
 }
 
 func TestEvalHAR(t *testing.T) {
-	data := sharedData(t)
+	data := datatest.SharedData(t)
 	dir := t.TempDir()
 	ds := filepath.Join(dir, "har")
-	if _, _, err := importer.ImportHAR(context.Background(), filepath.Join(data, "har-phone-watch"), ds,
-		importer.HARSubjects("s01", "s03"), importer.HARLogger(slog.New(slog.DiscardHandler))); err != nil {
-		t.Fatal(err)
-	}
+	subset.HAR(t, ds, importer.HARSubjects("s01", "s03"))
 	mdir := filepath.Join(dir, "m")
 	tr := train.NewCmd()
 	tr.SetArgs([]string{"--dataset", ds, "--out", mdir, "--epochs", "1", "--batch", "16", "--pretrain-steps", "10",
@@ -110,28 +108,4 @@ func TestEvalHAR(t *testing.T) {
 	if err := bad.ExecuteContext(context.Background()); err == nil {
 		t.Error("eval of a directory without a model succeeded")
 	}
-}
-
-// sharedData returns ../shared/data relative to the module root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data not found at %s: %v", data, err)
-	}
-	return data
 }

@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/mlecs/mlecs/training/dataset/datatest"
+	"github.com/mlecs/mlecs/training/dataset/datatest/subset"
 	"github.com/mlecs/mlecs/training/dataset/importer"
 	"github.com/mlecs/mlecs/training/model"
 )
@@ -41,13 +42,10 @@ func TestValidate(t *testing.T) {
 
 // TestTrainResume trains one epoch without --base (pretraining on the fly), then resumes to two.
 func TestTrainResume(t *testing.T) {
-	data := sharedData(t)
+	data := datatest.SharedData(t)
 	dir := t.TempDir()
 	ds := filepath.Join(dir, "har")
-	if _, _, err := importer.ImportHAR(context.Background(), filepath.Join(data, "har-phone-watch"), ds,
-		importer.HARSubjects("s01", "s03"), importer.HARLogger(slog.New(slog.DiscardHandler))); err != nil {
-		t.Fatal(err)
-	}
+	subset.HAR(t, ds, importer.HARSubjects("s01", "s03"))
 	out := filepath.Join(dir, "m")
 	run := func(extra ...string) map[string]any {
 		t.Helper()
@@ -82,28 +80,4 @@ func TestTrainResume(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "base", model.BaseWeightsFile)); err != nil {
 		t.Errorf("on-the-fly base not written: %v", err)
 	}
-}
-
-// sharedData returns ../shared/data relative to the module root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data not found at %s: %v", data, err)
-	}
-	return data
 }

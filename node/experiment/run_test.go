@@ -3,49 +3,22 @@ package experiment
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mlecs/mlecs/training/dataset/importer"
+	"github.com/mlecs/mlecs/training/dataset/datatest"
+	"github.com/mlecs/mlecs/training/dataset/datatest/subset"
 )
-
-// sharedData returns ../shared/data relative to the module root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data not found at %s: %v", data, err)
-	}
-	return data
-}
 
 // importEmoji imports the real emoji dataset into a temp dir (a mlecs-dataset/1 directory).
 func importEmoji(t *testing.T) (dir, bpe string) {
 	t.Helper()
-	data := sharedData(t)
+	data := datatest.SharedData(t)
 	dir = filepath.Join(t.TempDir(), "emoji")
-	if _, _, err := importer.ImportEmoji(context.Background(), filepath.Join(data, "emoji"), dir,
-		importer.EmojiLogger(slog.New(slog.DiscardHandler))); err != nil {
-		t.Fatal(err)
-	}
+	subset.Emoji(t, dir)
 	return dir, filepath.Join(data, "gpt2-bpe")
 }
 

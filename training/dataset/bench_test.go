@@ -2,53 +2,20 @@ package dataset_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/mlecs/mlecs/training/dataset"
+	"github.com/mlecs/mlecs/training/dataset/datatest/subset"
 	"github.com/mlecs/mlecs/training/dataset/importer"
 )
 
-// realData finds ../shared/data above the module root or skips.
-func realData(b *testing.B) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			b.Skip("no go.mod")
-		}
-		dir = filepath.Dir(dir)
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		b.Skipf("real data absent: %v", err)
-	}
-	return data
-}
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
 func emojiDataset(b *testing.B) *dataset.Dataset {
-	d, _, err := importer.ImportEmoji(context.Background(), filepath.Join(realData(b), "emoji"), filepath.Join(b.TempDir(), "emoji"),
-		importer.EmojiLogger(quiet))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d
+	return subset.Emoji(b, filepath.Join(b.TempDir(), "emoji"))
 }
 
 func harDataset(b *testing.B) *dataset.Dataset {
-	d, _, err := importer.ImportHAR(context.Background(), filepath.Join(realData(b), "har-phone-watch"), filepath.Join(b.TempDir(), "har"),
-		importer.HARSubjects("s01", "s02", "s03"), importer.HARLogger(quiet))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d
+	return subset.HAR(b, filepath.Join(b.TempDir(), "har"), importer.HARSubjects("s01", "s02", "s03"))
 }
 
 // benchFeaturize featurises every modality of n samples per iteration on

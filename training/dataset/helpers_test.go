@@ -75,29 +75,5 @@ func sineWAV(t testing.TB, rate int, freq float64, seconds float64) []byte {
 	return b
 }
 
-// sharedData returns ../shared/data relative to the module root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data not found at %s: %v", data, err)
-	}
-	return data
-}
-
 // sinHz is sin(2 pi f t).
 func sinHz(f, t float64) float64 { return math.Sin(2 * math.Pi * f * t) }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/dataset/datatest"
 )
 
 func near(a, b, tol float32) bool { return float32(math.Abs(float64(a-b))) <= tol }
@@ -148,7 +150,7 @@ func TestLoadImageErrors(t *testing.T) {
 }
 
 func TestLoadImageRealEmoji(t *testing.T) {
-	data := sharedData(t)
+	data := datatest.SharedData(t)
 	// Palette Twemoji, RGBA Noto and a grey+alpha Noto (fork and knife).
 	for _, p := range []string{"twemoji_64/1f600.png", "noto_64/1f600.png", "noto_64/1f374.png"} {
 		path := filepath.Join(data, "emoji", filepath.FromSlash(p))

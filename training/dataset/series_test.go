@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/dataset/datatest"
 )
 
 func TestDecodeCSV(t *testing.T) {
@@ -52,7 +54,7 @@ func TestLoadCSVNamesFile(t *testing.T) {
 // The raw HAR CSVs carry a text label column: the loader must say so, by
 // file, line and column, rather than guess.
 func TestLoadCSVRealHARRejectsLabelColumn(t *testing.T) {
-	path := filepath.Join(sharedData(t), "har-phone-watch", "DATA", "s01", "s01_01_sp.csv")
+	path := filepath.Join(datatest.SharedData(t), "har-phone-watch", "DATA", "s01", "s01_01_sp.csv")
 	if _, err := os.Stat(path); err != nil {
 		t.Skip(err)
 	}

@@ -2,54 +2,25 @@ package federated
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/mlecs/mlecs/training/dataset"
+	"github.com/mlecs/mlecs/training/dataset/datatest"
+	"github.com/mlecs/mlecs/training/dataset/datatest/subset"
 	"github.com/mlecs/mlecs/training/dataset/importer"
 	"github.com/mlecs/mlecs/training/model"
 	"github.com/mlecs/mlecs/training/nn"
 	"github.com/mlecs/mlecs/training/payload"
 )
 
-// sharedData returns ../shared/data relative to the module root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data not found at %s: %v", data, err)
-	}
-	return data
-}
-
 // emojiSubset imports the real emoji dataset and keeps nTrain train and nTest test samples spread over
 // the file (which is sorted by emoji group).
 func emojiSubset(t testing.TB, nTrain, nTest int) *dataset.Dataset {
 	t.Helper()
-	data := sharedData(t)
-	ds, _, err := importer.ImportEmoji(context.Background(), filepath.Join(data, "emoji"), filepath.Join(t.TempDir(), "emoji"),
-		importer.EmojiLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := subset.Emoji(t, filepath.Join(t.TempDir(), "emoji"))
 	train, test := ds.Split(dataset.SplitTrain), ds.Split(dataset.SplitTest)
 	var keep []dataset.Sample
 	for i := range nTrain {
@@ -78,7 +49,7 @@ func buildWorld(t *testing.T, ctx context.Context, pool *nn.Pool, nTrain, nTest,
 	t.Helper()
 	ds := emojiSubset(t, nTrain, nTest)
 	dir := t.TempDir()
-	bpe := filepath.Join(sharedData(t), "gpt2-bpe")
+	bpe := filepath.Join(datatest.SharedData(t), "gpt2-bpe")
 	if _, err := model.Pretrain(ctx, ds, filepath.Join(dir, "base"), model.PretrainOptions{Preset: "tiny", Steps: pretrainSteps,
 		Batch: 16, LR: 3e-3, Seed: 1, BPEDir: bpe, Pool: pool}); err != nil {
 		t.Fatal(err)

@@ -1,12 +1,10 @@
 package model
 
 import (
-	"context"
-	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/mlecs/mlecs/training/dataset"
+	"github.com/mlecs/mlecs/training/dataset/datatest/subset"
 	"github.com/mlecs/mlecs/training/dataset/importer"
 	"math/rand/v2"
 	"testing"
@@ -65,40 +63,8 @@ func randomExamples(cfg Config, n int, seed uint64) []Example {
 	return out
 }
 
-// sharedData returns ../shared/data relative to the module root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data not found at %s: %v", data, err)
-	}
-	return data
-}
-
 // harSubset imports a few HAR subjects (s03 is a test subject) into a temporary dataset.
 func harSubset(t testing.TB, subjects ...string) *dataset.Dataset {
 	t.Helper()
-	data := sharedData(t)
-	out := filepath.Join(t.TempDir(), "har")
-	ds, _, err := importer.ImportHAR(context.Background(), filepath.Join(data, "har-phone-watch"), out,
-		importer.HARSubjects(subjects...), importer.HARTestSubjects("s03"),
-		importer.HARLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ds
+	return subset.HAR(t, filepath.Join(t.TempDir(), "har"), importer.HARSubjects(subjects...), importer.HARTestSubjects("s03"))
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mlecs/mlecs/training/dataset"
+	"github.com/mlecs/mlecs/training/dataset/datatest"
 	"github.com/mlecs/mlecs/training/nn"
 )
 
@@ -24,7 +25,7 @@ func TestLearnHAR(t *testing.T) {
 	defer pool.Close()
 	dir := t.TempDir()
 	ctx := context.Background()
-	bpe := filepath.Join(sharedData(t), "gpt2-bpe")
+	bpe := filepath.Join(datatest.SharedData(t), "gpt2-bpe")
 	if _, err := Pretrain(ctx, ds, filepath.Join(dir, "base"), PretrainOptions{Preset: "tiny", Steps: 60, Batch: 16, LR: 3e-3,
 		Seed: 1, BPEDir: bpe, Pool: pool}); err != nil {
 		t.Fatal(err)

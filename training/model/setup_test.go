@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlecs/mlecs/training/dataset"
+	"github.com/mlecs/mlecs/training/dataset/datatest"
 	"github.com/mlecs/mlecs/training/gpt2"
 )
 
@@ -27,7 +28,7 @@ func TestSetupHFBase(t *testing.T) {
 	}
 	ctx := context.Background()
 	out := filepath.Join(dir, "m")
-	opts := SetupOptions{Preset: "tiny", Modalities: []string{"phone"}, Base: file, BPEDir: filepath.Join(sharedData(t), "gpt2-bpe"),
+	opts := SetupOptions{Preset: "tiny", Modalities: []string{"phone"}, Base: file, BPEDir: filepath.Join(datatest.SharedData(t), "gpt2-bpe"),
 		MaxBatch: 8, Seed: 1, Features: dataset.DefaultConfig()}
 	sess, err := Setup(ctx, ds, out, opts)
 	if err != nil {

@@ -7,26 +7,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/dataset/datatest"
 )
 
 // gpt2Dir locates ../shared/data/gpt2-bpe beside the repository root.
 func gpt2Dir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "gpt2-bpe")
+	data := filepath.Join(datatest.SharedData(t), "gpt2-bpe")
 	if _, err := os.Stat(filepath.Join(data, "encoder.json")); err != nil {
 		t.Skipf("GPT-2 vocabulary not found at %s: %v", data, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlecs/mlecs/training/dataset"
+	"github.com/mlecs/mlecs/training/dataset/datatest"
 )
 
 const manifestHeader = "hexcode,image,cldr_label,cldr_tags,group,subgroup,datasource_name,datasource_category,datasource_subcategory,skin_tone,base_hexcode,has_twitter,has_google\n"
@@ -123,7 +124,7 @@ func TestImportEmojiErrors(t *testing.T) {
 }
 
 func TestImportEmojiReal(t *testing.T) {
-	src := filepath.Join(sharedData(t), "emoji")
+	src := filepath.Join(datatest.SharedData(t), "emoji")
 	if _, err := os.Stat(src); err != nil {
 		t.Skip(err)
 	}

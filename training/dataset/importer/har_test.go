@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mlecs/mlecs/training/dataset"
+	"github.com/mlecs/mlecs/training/dataset/datatest"
 )
 
 // harRow is one raw HAR CSV row.
@@ -179,7 +180,7 @@ func TestMajority(t *testing.T) {
 // TestImportHARReal imports the real recordings (a subset in -short mode)
 // and checks the result against what the source README promises.
 func TestImportHARReal(t *testing.T) {
-	src := filepath.Join(sharedData(t), "har-phone-watch")
+	src := filepath.Join(datatest.SharedData(t), "har-phone-watch")
 	if _, err := os.Stat(src); err != nil {
 		t.Skip(err)
 	}
