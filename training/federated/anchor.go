@@ -103,8 +103,10 @@ func (a *Anchor) Model() *model.Model[float32] { return a.l.m }
 // validation and MMA over their shared-LoRA deltas and applies the aggregate to the global shared LoRA,
 // tunes the anchor's model on D' (SE-CCL towards the mean of the edges' normalised fused
 // representations of each public id), and returns the next round's Global: the global shared LoRA and
-// the anchor's fused representations of D'. Updates for another round or run are rejected before
-// aggregation (logged); if none survives validation the global LoRA is unchanged and the round goes on.
+// the anchor's fused representations of D', each only when the strategy sends it. Updates for another
+// round or run are rejected before aggregation (logged); if none survives validation the global LoRA is
+// unchanged and the round goes on. Absent parts are tolerated: an update without a LoRA delta is
+// rejected by the aggregation alone, one without reps gives no SE-CCL targets, predictions are unused.
 func (a *Anchor) Round(ctx context.Context, updates []*payload.Update) (*payload.Global, error) {
 	comm := a.cfg.Components.Communicate
 	if !comm && len(updates) > 0 {
@@ -157,14 +159,17 @@ func (a *Anchor) Round(ctx context.Context, updates []*payload.Update) (*payload
 			return nil, fmt.Errorf("anchor round %d: %w", a.round, err)
 		}
 	}
+	// Only the parts the edges use are published (see Components): the LoRA when it is shared, reps
+	// when SE-CCL aligns to them (the ensemble of the edges' reps for CreamFL, else the anchor's own).
+	comp := a.cfg.Components
 	g := &payload.Global{RunID: a.cfg.RunID, Round: a.round + 1}
-	if a.agg != nil {
+	if comp.SendsLoRA() {
 		g.LoRA = cloneTensors(a.global)
 	}
 	switch {
-	case comm && a.cfg.Components.Ensemble:
+	case comp.SendsReps() && comp.Ensemble:
 		g.Fused = ensembleReps(targets)
-	case comm:
+	case comp.SendsReps():
 		var err error
 		if g.Fused, err = a.l.reps(ctx, a.public); err != nil {
 			return nil, fmt.Errorf("anchor round %d: %w", a.round, err)

@@ -13,6 +13,9 @@
 //	anchor:  validate + MMA the deltas, apply, tune its own model on D' (gen + CCL + SE-CCL towards the
 //	         edges' reps), publish the next Global             (Anchor.Round)
 //
+// Each strategy's payloads carry only what its method uses, decided by its Components (SendsLoRA,
+// SendsReps, SendsPredictions): FedAvg/FedProx the LoRA, CreamFL the reps, ML-ECS all of it.
+//
 // The "fused representation" exchanged is the mean over the P soft-prompt tokens of the connector's
 // output (gpt2.Model.PrefixMean), the representation the backbone consumes; see docs/method.md.
 package federated

@@ -141,9 +141,11 @@ func (e *Edge) Gates() []float64 {
 // LocalRound runs one round on the edge. With communication on, global (the anchor's payload for a
 // round after the edge's last one) replaces the shared LoRA — AMT keeps the private branch and gates, so
 // the gates decide how much of it the edge takes — and its fused representations become the SE-CCL
-// targets of D'_j. Then Steps steps on D_j and PublicSteps steps on D'_j, and the update: the change of
-// the shared LoRA over the round, the fused representations of D'_j, predictions and metrics.
-// Without communication global must be nil and the update is only a report.
+// targets of D'_j. Then Steps steps on D_j and PublicSteps steps on D'_j, and the update: metrics and
+// what the strategy sends (Components.SendsLoRA, SendsReps, SendsPredictions): the change of the shared
+// LoRA over the round, the fused representations of D'_j, predictions. A global without reps leaves
+// SE-CCL without targets for the round. Without communication global must be nil and the update is
+// only a report (metrics).
 func (e *Edge) LocalRound(ctx context.Context, global *payload.Global) (*payload.Update, error) {
 	comm := e.cfg.Components.Communicate
 	var targets map[string][]float32
@@ -213,19 +215,25 @@ func (e *Edge) LocalRound(ctx context.Context, global *payload.Global) (*payload
 	if u.Samples == 0 {
 		u.Samples = int64(len(e.public))
 	}
-	delta := make([]float32, len(shared))
-	for i := range delta {
-		delta[i] = shared[i] - e.start[i]
-	}
-	if e.cfg.Components.ShareLoRA {
+	// Only the parts the strategy's other side uses are built (and computed): see Components.
+	comp := e.cfg.Components
+	if comp.SendsLoRA() {
+		delta := make([]float32, len(shared))
+		for i := range delta {
+			delta[i] = shared[i] - e.start[i]
+		}
 		u.LoRA = toTensors(sc, delta)
 	}
 	var err error
-	if u.Fused, err = e.l.reps(ctx, e.public); err != nil {
-		return nil, fmt.Errorf("edge %s: %w", e.cfg.ID, err)
+	if comp.SendsReps() {
+		if u.Fused, err = e.l.reps(ctx, e.public); err != nil {
+			return nil, fmt.Errorf("edge %s: %w", e.cfg.ID, err)
+		}
 	}
-	if u.Predictions, err = e.l.predict(ctx, e.public, e.cfg.Predictions); err != nil {
-		return nil, fmt.Errorf("edge %s: %w", e.cfg.ID, err)
+	if comp.SendsPredictions() {
+		if u.Predictions, err = e.l.predict(ctx, e.public, e.cfg.Predictions); err != nil {
+			return nil, fmt.Errorf("edge %s: %w", e.cfg.ID, err)
+		}
 	}
 	privM.metrics("", u.Metrics)
 	pubM.metrics("public_", u.Metrics)

@@ -333,12 +333,41 @@ func TestCreamFLRound(t *testing.T) {
 	}
 }
 
-// TestSimStrategies runs two rounds of every strategy with an anchor on tiny models and checks what
-// travels: LoRA only when it is shared, representations whenever edges and anchor communicate, nothing
-// for local training, and encoded bytes equal to the reported sizes.
+// partsWant are the payload parts a strategy must send: what its method uses, nothing more.
+type partsWant struct {
+	upLoRA, upReps, upPreds bool
+	downLoRA, downReps      bool
+}
+
+// TestSimStrategies runs two rounds of every strategy with an anchor on tiny models and checks, from the
+// encoders' Sizes, which parts travel in each direction (an empty part is only its count framing):
+// FedAvg/FedProx only the LoRA, CreamFL only representations, ML-ECS and the ablations LoRA + reps +
+// predictions except -no-seccl (no reps, no predictions), nothing for local training; and encoded bytes
+// equal to the reported sizes.
 func TestSimStrategies(t *testing.T) {
 	ctx := context.Background()
-	for _, s := range []Strategy{MLECS, NoAMT, NoSECCL, FedAvg, FedProx, CreamFL, Local} {
+	mlecs := partsWant{true, true, true, true, true}
+	loraOnly := partsWant{upLoRA: true, downLoRA: true}
+	want := map[Strategy]*partsWant{
+		MLECS: &mlecs, NoCCL: &mlecs, NoAMT: &mlecs, NoMMA: &mlecs,
+		NoSECCL: &loraOnly, FedAvg: &loraOnly, FedProx: &loraOnly,
+		CreamFL: {upReps: true, downReps: true},
+		Local:   nil, Centralized: nil,
+	}
+	var buf bytes.Buffer
+	emptyUp, err := (&payload.Update{RunID: "r", Round: 1, Edge: "e", Samples: 1, Modalities: []string{"img"}}).Encode(&buf, payload.FP16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emptyDown, err := (&payload.Global{RunID: "r", Round: 1}).Encode(&buf, payload.FP16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Strategies() {
+		w, ok := want[s]
+		if !ok {
+			t.Fatalf("%s: no expected payload parts", s)
+		}
 		comp, err := ComponentsOf(s)
 		if err != nil {
 			t.Fatal(err)
@@ -346,7 +375,7 @@ func TestSimStrategies(t *testing.T) {
 		tc := TrainConfig{Batch: 4, LR: 1e-2, SECCLWeight: 0.5, SECCLTau: 0.2, Seed: 1}
 		var edges []*Edge
 		for i := range 2 {
-			e, err := NewEdge(EdgeConfig{ID: fmt.Sprintf("e%d", i), RunID: "r", Components: comp, Steps: 2, PublicSteps: 1, Train: tc},
+			e, err := NewEdge(EdgeConfig{ID: fmt.Sprintf("e%d", i), RunID: "r", Components: comp, Steps: 2, PublicSteps: 1, Predictions: 2, Train: tc},
 				tinyModel(t), []string{"img", "txt"}, tinyExamples("p", 8, uint64(i)), tinyExamples("pub", 4, 2), nil)
 			if err != nil {
 				t.Fatal(err)
@@ -363,28 +392,86 @@ func TestSimStrategies(t *testing.T) {
 		}
 		for _, codec := range []payload.Codec{payload.FP16, payload.Int8} {
 			sim := &Sim{Anchor: a, Edges: edges, Codec: codec}
-			stats, err := sim.Run(ctx, 1)
+			stats, err := sim.Run(ctx, 2)
 			if err != nil {
 				t.Fatalf("%s: %v", s, err)
 			}
-			st := stats[0]
-			if !comp.Communicate {
-				if len(st.Up) != 0 || st.Down.Bytes != 0 {
-					t.Fatalf("%s: local strategy moved %d B down and %d uploads", s, st.Down.Bytes, len(st.Up))
+			for k, st := range stats {
+				if w == nil {
+					if len(st.Up) != 0 || st.Down.Bytes != 0 {
+						t.Fatalf("%s: local strategy moved %d B down and %d uploads", s, st.Down.Bytes, len(st.Up))
+					}
+					continue
 				}
-				continue
-			}
-			if st.Down.Bytes != st.Down.Sizes.Total() || (st.Down.Sizes.LoRA > 8) != comp.ShareLoRA {
-				t.Fatalf("%s round %d: down %d B, sizes %+v", s, st.Round, st.Down.Bytes, st.Down.Sizes)
-			}
-			for id, up := range st.Up {
-				if up.Bytes != up.Sizes.Total() || (up.Sizes.LoRA > 8) != comp.ShareLoRA || up.Sizes.Fused == 0 {
-					t.Fatalf("%s round %d edge %s: up %d B, sizes %+v", s, st.Round, id, up.Bytes, up.Sizes)
+				d := st.Down.Sizes
+				// CreamFL's first global of a run has no edge reps to ensemble yet: reps are checked on
+				// the last round, when the edges have sent theirs.
+				downReps := d.Fused > emptyDown.Fused
+				if st.Down.Bytes != d.Total() || (d.LoRA > emptyDown.LoRA) != w.downLoRA ||
+					(k == len(stats)-1 && downReps != w.downReps) || (downReps && !w.downReps) || d.Header == 0 {
+					t.Fatalf("%s/%s round %d: down %d B, sizes %+v, want %+v", s, codec, st.Round, st.Down.Bytes, d, *w)
+				}
+				if len(st.Up) != len(edges) {
+					t.Fatalf("%s round %d: %d updates", s, st.Round, len(st.Up))
+				}
+				for id, up := range st.Up {
+					u := up.Sizes
+					if up.Bytes != u.Total() || (u.LoRA > emptyUp.LoRA) != w.upLoRA || (u.Fused > emptyUp.Fused) != w.upReps ||
+						(u.Predictions > emptyUp.Predictions) != w.upPreds || u.Header == 0 || u.Metrics <= emptyUp.Metrics {
+						t.Fatalf("%s/%s round %d edge %s: up %d B, sizes %+v, want %+v", s, codec, st.Round, id, up.Bytes, u, *w)
+					}
+				}
+				if st.Rejected != 0 {
+					t.Fatalf("%s: %d updates rejected", s, st.Rejected)
 				}
 			}
-			if st.Rejected != 0 {
-				t.Fatalf("%s: %d updates rejected", s, st.Rejected)
+			if w != nil {
+				t.Logf("%s/%s: up %+v down %+v", s, codec, stats[1].Up["e0"].Sizes, stats[1].Down.Sizes)
 			}
 		}
+	}
+}
+
+// TestAnchorToleratesAbsentParts: an ML-ECS anchor given updates without reps or predictions aggregates
+// their deltas and still publishes its own reps; an update without a delta is rejected alone.
+func TestAnchorToleratesAbsentParts(t *testing.T) {
+	ctx := context.Background()
+	comp, err := ComponentsOf(MLECS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := tinyEdge(t, MLECS, 0)
+	shared, err := InitShared(e.SharedConfig(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := TrainConfig{Batch: 4, LR: 1e-2, SECCLWeight: 0.5, SECCLTau: 0.2, Seed: 1}
+	a, err := NewAnchor(AnchorConfig{RunID: "r", Components: comp, Steps: 1, Train: tc}, tinyModel(t), shared, tinyExamples("pub", 4, 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := a.Round(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An edge's global without reps: SE-CCL has no targets this round, the round still runs.
+	g.Fused = payload.Reps{}
+	u, err := e.LocalRound(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Fused, u.Predictions = payload.Reps{}, nil
+	bare := &payload.Update{RunID: "r", Round: u.Round, Edge: "bare", Samples: 3, Modalities: []string{"img"}}
+	before := norm(a.Global())
+	g2, err := a.Round(ctx, []*payload.Update{u, bare})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := a.LastAggregation()
+	if r == nil || len(r.Accepted) != 1 || len(r.Rejected) != 1 || r.Rejected[0].Edge != "bare" {
+		t.Fatalf("aggregation %+v: want e1 accepted, bare rejected", r)
+	}
+	if norm(g2.LoRA) == before || len(g2.Fused.IDs) != 4 {
+		t.Fatalf("global: LoRA norm %v (before %v), %d reps", norm(g2.LoRA), before, len(g2.Fused.IDs))
 	}
 }
