@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
 func TestCNNGrad(t *testing.T) {
@@ -23,7 +25,7 @@ func TestCNNGrad(t *testing.T) {
 			}
 			r := rand.New(rand.NewPCG(8, 8))
 			B := tc.cfg.MaxBatch
-			in := Input[float64]{B: B, X: randn(r, B*tc.cfg.Height*tc.cfg.Width*tc.cfg.Channels), Valid: tc.valid}
+			in := Input[float64]{B: B, X: nntest.Randn(r, B*tc.cfg.Height*tc.cfg.Width*tc.cfg.Channels), Valid: tc.valid}
 			checkEncoder(t, e, in, tc.cfg.Latent)
 			out, err := e.Forward(nil, in)
 			if err != nil {

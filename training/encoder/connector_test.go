@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mlecs/mlecs/training/nn"
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
 func TestConnectorGrad(t *testing.T) {
@@ -28,14 +29,14 @@ func TestConnectorGrad(t *testing.T) {
 				c.Params()[i] += 0.3 * r.NormFloat64()
 			}
 			B := 3
-			vecs := [][]float64{randn(r, B*4), randn(r, B*4), randn(r, B*4)}
-			Rs, Rf := randn(r, B*2*3), randn(r, B*5)
+			vecs := [][]float64{nntest.Randn(r, B*4), nntest.Randn(r, B*4), nntest.Randn(r, B*4)}
+			Rs, Rf := nntest.Randn(r, B*2*3), nntest.Randn(r, B*5)
 			loss := func() float64 {
 				soft, fused, err := c.Forward(nil, vecs, tc.present, B)
 				if err != nil {
 					t.Fatal(err)
 				}
-				return dot(soft, Rs) + dot(fused, Rf)
+				return nntest.Dot(soft, Rs) + nntest.Dot(fused, Rf)
 			}
 			loss()
 			c.ZeroGrad()
@@ -48,9 +49,9 @@ func TestConnectorGrad(t *testing.T) {
 			for k := range dv {
 				dv[k] = append([]float64(nil), dvecs[k]...)
 			}
-			gradCheck(t, "params", c.Params(), g, loss)
+			nntest.GradCheck(t, "params", c.Params(), g, loss)
 			for k := range vecs {
-				gradCheck(t, "dvec", vecs[k], dv[k], loss)
+				nntest.GradCheck(t, "dvec", vecs[k], dv[k], loss)
 			}
 			if tc.present != nil {
 				// absent slots: zero gradient, and their values never matter

@@ -7,48 +7,8 @@ import (
 	"testing"
 
 	"github.com/mlecs/mlecs/training/nn"
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
-
-func randn(r *rand.Rand, n int) []float64 {
-	x := make([]float64, n)
-	for i := range x {
-		x[i] = r.NormFloat64()
-	}
-	return x
-}
-
-func dot(a, b []float64) float64 {
-	var s float64
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
-}
-
-// gradCheck compares analytic with central differences of loss for every
-// element of x (max relative error, floor 1e-3 on the scale, tol 1e-6).
-func gradCheck(t *testing.T, name string, x, analytic []float64, loss func() float64) {
-	t.Helper()
-	const h = 1e-5
-	worst, at := 0.0, -1
-	for i := range x {
-		o := x[i]
-		x[i] = o + h
-		lp := loss()
-		x[i] = o - h
-		lm := loss()
-		x[i] = o
-		num := (lp - lm) / (2 * h)
-		rel := math.Abs(analytic[i]-num) / max(math.Abs(analytic[i]), math.Abs(num), 1e-3)
-		if rel > worst || math.IsNaN(rel) {
-			worst, at = rel, i
-		}
-	}
-	t.Logf("%s: max rel err %.2e over %d elements", name, worst, len(x))
-	if worst > 1e-6 || math.IsNaN(worst) {
-		t.Errorf("%s: max rel err %.3e at %d", name, worst, at)
-	}
-}
 
 type enc64 interface {
 	Forward(p *nn.Pool, in Input[float64]) ([]float64, error)
@@ -66,13 +26,13 @@ func checkEncoder(t *testing.T, e enc64, in Input[float64], latent int) {
 	for i, v := range e.Params() {
 		e.Params()[i] = v + 0.3*r.NormFloat64()
 	}
-	R := randn(r, in.B*latent)
+	R := nntest.Randn(r, in.B*latent)
 	loss := func() float64 {
 		out, err := e.Forward(nil, in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return dot(out, R)
+		return nntest.Dot(out, R)
 	}
 	loss()
 	e.ZeroGrad()
@@ -80,7 +40,7 @@ func checkEncoder(t *testing.T, e enc64, in Input[float64], latent int) {
 		t.Fatal(err)
 	}
 	g := append([]float64(nil), e.Grads()...)
-	gradCheck(t, "params", e.Params(), g, loss)
+	nntest.GradCheck(t, "params", e.Params(), g, loss)
 }
 
 func trunkCfg(depth int) TrunkConfig {
@@ -94,7 +54,7 @@ func TestImageGrad(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := rand.New(rand.NewPCG(1, 2))
-		checkEncoder(t, e, Input[float64]{B: 2, X: randn(r, 2*4*4*2)}, 3)
+		checkEncoder(t, e, Input[float64]{B: 2, X: nntest.Randn(r, 2*4*4*2)}, 3)
 	}
 }
 
@@ -104,7 +64,7 @@ func TestSeriesGradAndPadding(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	x := randn(r, 2*8*2)
+	x := nntest.Randn(r, 2*8*2)
 	in := Input[float64]{B: 2, X: x, Valid: []int32{3, 8}}
 	checkEncoder(t, e, in, 3)
 	// steps past the real ones (patch 1 ends at step 4) must not matter

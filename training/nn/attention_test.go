@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
 func TestAttentionGrad(t *testing.T) {
@@ -22,7 +24,7 @@ func TestAttentionGrad(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRNG(9)
 			B, T, C, NH := tc.B, tc.T, tc.C, tc.NH
-			inp, dout := randn(r, B*T*3*C), randn(r, B*T*C)
+			inp, dout := nntest.Randn(r, B*T*3*C), nntest.Randn(r, B*T*C)
 			out := make([]float64, B*T*C)
 			att := make([]float64, B*NH*T*T)
 			var preatt []float64
@@ -31,12 +33,12 @@ func TestAttentionGrad(t *testing.T) {
 			}
 			loss := func() float64 {
 				AttentionForward(nil, out, preatt, att, inp, tc.valid, B, T, C, NH, tc.causal)
-				return dot(out, dout)
+				return nntest.Dot(out, dout)
 			}
 			loss()
 			dinp, datt := make([]float64, len(inp)), make([]float64, len(att))
 			AttentionBackward(nil, dinp, datt, dout, inp, att, B, T, C, NH)
-			gradCheck(t, "dinp", inp, dinp, loss)
+			nntest.GradCheck(t, "dinp", inp, dinp, loss)
 			// every softmax row sums to 1 or is all zero (no visible key)
 			for bh := range B * NH {
 				for q := range T {
@@ -102,8 +104,8 @@ func TestAttentionMatchesNaiveAndPool(t *testing.T) {
 	defer pool.Close()
 	r := newRNG(10)
 	B, T, C, NH := 2, 70, 24, 3
-	inp := randn(r, B*T*3*C)
-	dout := randn(r, B*T*C)
+	inp := nntest.Randn(r, B*T*3*C)
+	dout := nntest.Randn(r, B*T*C)
 	for _, causal := range []bool{true, false} {
 		want := make([]float64, B*T*C)
 		naiveAttention(want, inp, B, T, C, NH, causal)

@@ -6,9 +6,11 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
-func randf32(seed uint64, n int) []float32 { return to32(randn(newRNG(seed), n)) }
+func randf32(seed uint64, n int) []float32 { return to32(nntest.Randn(newRNG(seed), n)) }
 
 // TestSteadyStateNoAllocs asserts that the hot ops allocate nothing once
 // buffers exist, with and without a pool.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
 func TestConvGradAndReference(t *testing.T) {
@@ -14,14 +16,14 @@ func TestConvGradAndReference(t *testing.T) {
 	} {
 		r := newRNG(20)
 		OH, OW := s.Out()
-		inp, w, b := randn(r, s.B*s.H*s.W*s.Cin), randn(r, s.Cout*s.Cols()), randn(r, s.Cout)
-		dout := randn(r, s.Rows()*s.Cout)
+		inp, w, b := nntest.Randn(r, s.B*s.H*s.W*s.Cin), nntest.Randn(r, s.Cout*s.Cols()), nntest.Randn(r, s.Cout)
+		dout := nntest.Randn(r, s.Rows()*s.Cout)
 		out, col := make([]float64, s.Rows()*s.Cout), make([]float64, s.Rows()*s.Cols())
 		loss := func() float64 {
 			if err := ConvForward(nil, out, col, inp, w, b, s); err != nil {
 				t.Fatal(err)
 			}
-			return dot(out, dout)
+			return nntest.Dot(out, dout)
 		}
 		loss()
 		// direct convolution as reference
@@ -52,9 +54,9 @@ func TestConvGradAndReference(t *testing.T) {
 		if err := ConvBackward(nil, dinp, dw, db, dcol, dout, col, w, s); err != nil {
 			t.Fatal(err)
 		}
-		gradCheck(t, "dinp", inp, dinp, loss)
-		gradCheck(t, "dw", w, dw, loss)
-		gradCheck(t, "dbias", b, db, loss)
+		nntest.GradCheck(t, "dinp", inp, dinp, loss)
+		nntest.GradCheck(t, "dw", w, dw, loss)
+		nntest.GradCheck(t, "dbias", b, db, loss)
 	}
 	bad := ConvShape{B: 1, H: 2, W: 2, Cin: 1, Cout: 1, KH: 3, KW: 3, Stride: 1}
 	if err := ConvForward(nil, nil, nil, nil, []float64{}, nil, bad); !errors.Is(err, ErrShape) {

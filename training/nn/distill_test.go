@@ -3,14 +3,16 @@ package nn
 import (
 	"math"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
 func TestSoftCrossEntropyGrad(t *testing.T) {
 	r := newRNG(21)
 	N, V := 3, 5
-	logits := randn(r, N*V)
+	logits := nntest.Randn(r, N*V)
 	// target distributions: softmax of other logits
-	tl := randn(r, N*V)
+	tl := nntest.Randn(r, N*V)
 	targets, tmp := make([]float64, N*V), make([]float64, N)
 	SoftCrossEntropyForward(targets, tmp, tl, make([]float64, N*V), N, V)
 	probs, losses := make([]float64, N*V), make([]float64, N)
@@ -30,7 +32,7 @@ func TestSoftCrossEntropyGrad(t *testing.T) {
 	loss()
 	d := make([]float64, N*V)
 	SoftCrossEntropyBackward(d, probs, targets, N, V, 1)
-	gradCheck(t, "dlogits", logits, d, loss)
+	nntest.GradCheck(t, "dlogits", logits, d, loss)
 	if l <= 0 {
 		t.Fatalf("loss %v", l)
 	}
@@ -39,10 +41,10 @@ func TestSoftCrossEntropyGrad(t *testing.T) {
 func TestMSEGrad(t *testing.T) {
 	r := newRNG(22)
 	N := 7
-	a, b := randn(r, N), randn(r, N)
+	a, b := nntest.Randn(r, N), nntest.Randn(r, N)
 	loss := func() float64 { return MSEForward(a, b, N) }
 	da, db := make([]float64, N), make([]float64, N)
 	MSEBackward(da, db, a, b, N, 1)
-	gradCheck(t, "da", a, da, loss)
-	gradCheck(t, "db", b, db, loss)
+	nntest.GradCheck(t, "da", a, da, loss)
+	nntest.GradCheck(t, "db", b, db, loss)
 }

@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
 func naiveGemm(transA, transB bool, M, N, K int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
@@ -46,9 +48,9 @@ func TestGemmMatchesNaive(t *testing.T) {
 					br, bc = s.N, s.K
 				}
 				lda, ldb, ldc := ac+3, bc+1, s.N+2
-				a := randn(r, max(ar*lda, 1))
-				b := randn(r, max(br*ldb, 1))
-				c0 := randn(r, s.M*ldc)
+				a := nntest.Randn(r, max(ar*lda, 1))
+				b := nntest.Randn(r, max(br*ldb, 1))
+				c0 := nntest.Randn(r, s.M*ldc)
 				want := append([]float64(nil), c0...)
 				naiveGemm(tA, tB, s.M, s.N, s.K, 0.7, a, lda, b, ldb, 0.3, want, ldc)
 				for _, p := range []*Pool{nil, pool} {

@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
 func TestLinearGrad(t *testing.T) {
@@ -13,15 +15,15 @@ func TestLinearGrad(t *testing.T) {
 	}{{"bias", 5, 4, 3, true}, {"nobias", 3, 6, 2, false}, {"single", 1, 1, 1, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRNG(2)
-			inp, w, b := randn(r, tc.N*tc.C), randn(r, tc.OC*tc.C), randn(r, tc.OC)
+			inp, w, b := nntest.Randn(r, tc.N*tc.C), nntest.Randn(r, tc.OC*tc.C), nntest.Randn(r, tc.OC)
 			if !tc.bias {
 				b = nil
 			}
-			R := randn(r, tc.N*tc.OC)
+			R := nntest.Randn(r, tc.N*tc.OC)
 			out := make([]float64, tc.N*tc.OC)
 			loss := func() float64 {
 				LinearForward(nil, out, inp, w, b, tc.N, tc.C, tc.OC)
-				return dot(out, R)
+				return nntest.Dot(out, R)
 			}
 			dinp, dw := make([]float64, len(inp)), make([]float64, len(w))
 			var db []float64
@@ -29,10 +31,10 @@ func TestLinearGrad(t *testing.T) {
 				db = make([]float64, tc.OC)
 			}
 			LinearBackward(nil, dinp, dw, db, R, inp, w, tc.N, tc.C, tc.OC)
-			gradCheck(t, "dinp", inp, dinp, loss)
-			gradCheck(t, "dw", w, dw, loss)
+			nntest.GradCheck(t, "dinp", inp, dinp, loss)
+			nntest.GradCheck(t, "dw", w, dw, loss)
 			if tc.bias {
-				gradCheck(t, "dbias", b, db, loss)
+				nntest.GradCheck(t, "dbias", b, db, loss)
 			}
 		})
 	}
@@ -43,7 +45,7 @@ func TestLinearPoolMatchesSerial(t *testing.T) {
 	defer pool.Close()
 	r := newRNG(3)
 	N, C, OC := 70, 300, 130
-	inp, w, b, dout := randn(r, N*C), randn(r, OC*C), randn(r, OC), randn(r, N*OC)
+	inp, w, b, dout := nntest.Randn(r, N*C), nntest.Randn(r, OC*C), nntest.Randn(r, OC), nntest.Randn(r, N*OC)
 	run := func(p *Pool) [4][]float64 {
 		out := make([]float64, N*OC)
 		dinp, dw, db := make([]float64, N*C), make([]float64, OC*C), make([]float64, OC)
@@ -61,20 +63,20 @@ func TestLoRAGrad(t *testing.T) {
 	r := newRNG(4)
 	N, C, OC, R := 4, 5, 3, 2
 	scale := 16.0 / 2
-	inp, w, bias := randn(r, N*C), randn(r, OC*C), randn(r, OC)
-	a, b := randn(r, R*C), randn(r, OC*R)
-	dout := randn(r, N*OC)
+	inp, w, bias := nntest.Randn(r, N*C), nntest.Randn(r, OC*C), nntest.Randn(r, OC)
+	a, b := nntest.Randn(r, R*C), nntest.Randn(r, OC*R)
+	dout := nntest.Randn(r, N*OC)
 	out, h := make([]float64, N*OC), make([]float64, N*R)
 	loss := func() float64 {
 		LoRAForward(nil, out, h, inp, w, bias, a, b, N, C, OC, R, scale)
-		return dot(out, dout)
+		return nntest.Dot(out, dout)
 	}
 	loss()
 	dinp, da, db, dh := make([]float64, N*C), make([]float64, R*C), make([]float64, OC*R), make([]float64, N*R)
 	LoRABackward(nil, dinp, da, db, dh, dout, inp, h, w, a, b, N, C, OC, R, scale)
-	gradCheck(t, "dinp", inp, dinp, loss)
-	gradCheck(t, "da", a, da, loss)
-	gradCheck(t, "db", b, db, loss)
+	nntest.GradCheck(t, "dinp", inp, dinp, loss)
+	nntest.GradCheck(t, "da", a, da, loss)
+	nntest.GradCheck(t, "db", b, db, loss)
 
 	// Merged weights give the same output; unmerge restores w.
 	loss()
@@ -100,23 +102,23 @@ func TestEmbeddingAndPosition(t *testing.T) {
 	r := newRNG(5)
 	B, T, C, V, maxT, off := 2, 3, 4, 6, 8, 2
 	ids := []int32{0, 5, 2, 2, 1, 5}
-	table, wpe := randn(r, V*C), randn(r, maxT*C)
-	dout := randn(r, B*T*C)
+	table, wpe := nntest.Randn(r, V*C), nntest.Randn(r, maxT*C)
+	dout := nntest.Randn(r, B*T*C)
 	out := make([]float64, B*T*C)
 	loss := func() float64 {
 		if err := EmbeddingForward(out, ids, table, B*T, C); err != nil {
 			t.Fatal(err)
 		}
 		PositionForward(out, wpe, B, T, C, off)
-		return dot(out, dout)
+		return nntest.Dot(out, dout)
 	}
 	dtable, dwpe := make([]float64, V*C), make([]float64, maxT*C)
 	if err := EmbeddingBackward(dtable, dout, ids, B*T, C); err != nil {
 		t.Fatal(err)
 	}
 	PositionBackward(dwpe, dout, B, T, C, off)
-	gradCheck(t, "dtable", table, dtable, loss)
-	gradCheck(t, "dwpe", wpe, dwpe, loss)
+	nntest.GradCheck(t, "dtable", table, dtable, loss)
+	nntest.GradCheck(t, "dwpe", wpe, dwpe, loss)
 	for i := range off * C {
 		if dwpe[i] != 0 {
 			t.Fatalf("positions before offset got gradient")
@@ -134,15 +136,15 @@ func TestLayerNormGrad(t *testing.T) {
 	for _, affine := range []bool{true, false} {
 		r := newRNG(6)
 		N, C := 4, 7
-		inp, w, b := randn(r, N*C), randn(r, C), randn(r, C)
+		inp, w, b := nntest.Randn(r, N*C), nntest.Randn(r, C), nntest.Randn(r, C)
 		if !affine {
 			w, b = nil, nil
 		}
-		dout := randn(r, N*C)
+		dout := nntest.Randn(r, N*C)
 		out, mean, rstd := make([]float64, N*C), make([]float64, N), make([]float64, N)
 		loss := func() float64 {
 			LayerNormForward(nil, out, mean, rstd, inp, w, b, N, C)
-			return dot(out, dout)
+			return nntest.Dot(out, dout)
 		}
 		loss()
 		dinp := make([]float64, N*C)
@@ -151,10 +153,10 @@ func TestLayerNormGrad(t *testing.T) {
 			dw, db = make([]float64, C), make([]float64, C)
 		}
 		LayerNormBackward(nil, dinp, dw, db, dout, inp, w, mean, rstd, N, C)
-		gradCheck(t, "dinp", inp, dinp, loss)
+		nntest.GradCheck(t, "dinp", inp, dinp, loss)
 		if affine {
-			gradCheck(t, "dw", w, dw, loss)
-			gradCheck(t, "db", b, db, loss)
+			nntest.GradCheck(t, "dw", w, dw, loss)
+			nntest.GradCheck(t, "db", b, db, loss)
 		}
 	}
 }
@@ -164,7 +166,7 @@ func TestLayerNormPoolMatchesSerial(t *testing.T) {
 	defer pool.Close()
 	r := newRNG(7)
 	N, C := 100, 200
-	inp, w, b, dout := randn(r, N*C), randn(r, C), randn(r, C), randn(r, N*C)
+	inp, w, b, dout := nntest.Randn(r, N*C), nntest.Randn(r, C), nntest.Randn(r, C), nntest.Randn(r, N*C)
 	run := func(p *Pool) [4][]float64 {
 		out, mean, rstd := make([]float64, N*C), make([]float64, N), make([]float64, N)
 		dinp, dw, db := make([]float64, N*C), make([]float64, C), make([]float64, C)
@@ -181,13 +183,13 @@ func TestLayerNormPoolMatchesSerial(t *testing.T) {
 func TestElementwiseGrad(t *testing.T) {
 	r := newRNG(8)
 	N := 11
-	x, y, dout := randn(r, N), randn(r, N), randn(r, N)
+	x, y, dout := nntest.Randn(r, N), nntest.Randn(r, N), nntest.Randn(r, N)
 	out := make([]float64, N)
 	t.Run("gelu", func(t *testing.T) {
-		loss := func() float64 { GELUForward(nil, out, x, N); return dot(out, dout) }
+		loss := func() float64 { GELUForward(nil, out, x, N); return nntest.Dot(out, dout) }
 		d := make([]float64, N)
 		GELUBackward(nil, d, x, dout, N)
-		gradCheck(t, "dinp", x, d, loss)
+		nntest.GradCheck(t, "dinp", x, d, loss)
 		// known values of the tanh approximation (PyTorch approximate="tanh")
 		v := []float64{-3, -1, 0, 0.5, 2}
 		o := make([]float64, 5)
@@ -200,16 +202,16 @@ func TestElementwiseGrad(t *testing.T) {
 		}
 	})
 	t.Run("residual", func(t *testing.T) {
-		loss := func() float64 { ResidualForward(out, x, y, N); return dot(out, dout) }
+		loss := func() float64 { ResidualForward(out, x, y, N); return nntest.Dot(out, dout) }
 		dx, dy := make([]float64, N), make([]float64, N)
 		ResidualBackward(dx, dy, dout, N)
-		gradCheck(t, "dinp1", x, dx, loss)
-		gradCheck(t, "dinp2", y, dy, loss)
+		nntest.GradCheck(t, "dinp1", x, dx, loss)
+		nntest.GradCheck(t, "dinp2", y, dy, loss)
 	})
 	t.Run("scale", func(t *testing.T) {
-		loss := func() float64 { ScaleForward(out, x, 2.5, N); return dot(out, dout) }
+		loss := func() float64 { ScaleForward(out, x, 2.5, N); return nntest.Dot(out, dout) }
 		dx := make([]float64, N)
 		ScaleBackward(dx, dout, 2.5, N)
-		gradCheck(t, "dinp", x, dx, loss)
+		nntest.GradCheck(t, "dinp", x, dx, loss)
 	})
 }

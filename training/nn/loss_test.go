@@ -4,12 +4,14 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
 func TestCrossEntropyGrad(t *testing.T) {
 	r := newRNG(15)
 	N, V := 5, 7
-	logits := randn(r, N*V)
+	logits := nntest.Randn(r, N*V)
 	targets := []int32{3, -1, 0, 6, -1}
 	probs, losses := make([]float64, N*V), make([]float64, N)
 	loss := func() float64 {
@@ -40,7 +42,7 @@ func TestCrossEntropyGrad(t *testing.T) {
 	if err := CrossEntropyBackward(nil, dlogits, probs, targets, N, V, -1, 1); err != nil {
 		t.Fatal(err)
 	}
-	gradCheck(t, "dlogits", logits, dlogits, loss)
+	nntest.GradCheck(t, "dlogits", logits, dlogits, loss)
 
 	// in place: probs aliasing logits and dlogits aliasing probs
 	buf := append([]float64(nil), logits...)
@@ -71,7 +73,7 @@ func TestCrossEntropyPoolMatchesSerial(t *testing.T) {
 	defer pool.Close()
 	r := newRNG(16)
 	N, V := 33, 50
-	logits := randn(r, N*V)
+	logits := nntest.Randn(r, N*V)
 	targets := make([]int32, N)
 	for i := range targets {
 		targets[i] = int32(r.IntN(V+1)) - 1
@@ -99,7 +101,7 @@ func TestInfoNCEGrad(t *testing.T) {
 	for _, sym := range []bool{false, true} {
 		r := newRNG(17)
 		n := 4
-		logits := randn(r, n*n)
+		logits := nntest.Randn(r, n*n)
 		pr, pc := make([]float64, n*n), make([]float64, n*n)
 		loss := func() float64 { return InfoNCEForward(pr, pc, logits, n, sym) }
 		l := loss()
@@ -124,7 +126,7 @@ func TestInfoNCEGrad(t *testing.T) {
 		}
 		d := make([]float64, n*n)
 		InfoNCEBackward(d, pr, pc, n, sym, 1)
-		gradCheck(t, "dlogits", logits, d, loss)
+		nntest.GradCheck(t, "dlogits", logits, d, loss)
 	}
 	// perfect alignment: large diagonal gives loss near 0
 	n := 3
@@ -181,7 +183,7 @@ func TestGramGrad(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRNG(18)
 			n, d, k := 4, 6, tc.k
-			a, m := randn(r, n*d), randn(r, n*k*d)
+			a, m := nntest.Randn(r, n*d), nntest.Randn(r, n*k*d)
 			vol, lg, pr, pc := make([]float64, n*n), make([]float64, n*n), make([]float64, n*n), make([]float64, n*n)
 			tau := 0.5
 			loss := func() float64 {
@@ -196,8 +198,8 @@ func TestGramGrad(t *testing.T) {
 			if err := GramBackward(da, dm, vol, pr, pc, a, m, tc.mask, n, k, d, tau, 1); err != nil {
 				t.Fatal(err)
 			}
-			gradCheck(t, "da", a, da, loss)
-			gradCheck(t, "dm", m, dm, loss)
+			nntest.GradCheck(t, "da", a, da, loss)
+			nntest.GradCheck(t, "dm", m, dm, loss)
 			for j := range n {
 				for p := range k {
 					if tc.mask != nil && !tc.mask[j*k+p] {

@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"testing"
+
+	"github.com/mlecs/mlecs/training/nn/nntest"
 )
 
 // TestFloat32MatchesFloat64 runs a small transformer-like chain (Linear ->
@@ -14,10 +16,10 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 	r := newRNG(19)
 	B, T, C, NH, V := 2, 6, 8, 2, 11
 	N := B * T
-	x := randn(r, N*C)
-	wqkv, bqkv := randn(r, 3*C*C), randn(r, 3*C)
-	lnw, lnb := randn(r, C), randn(r, C)
-	wout := randn(r, V*C)
+	x := nntest.Randn(r, N*C)
+	wqkv, bqkv := nntest.Randn(r, 3*C*C), nntest.Randn(r, 3*C)
+	lnw, lnb := nntest.Randn(r, C), nntest.Randn(r, C)
+	wout := nntest.Randn(r, V*C)
 	for i := range wqkv {
 		wqkv[i] *= 0.3
 	}
