@@ -7,7 +7,6 @@ var (
 	ErrInvalidOption = errors.New("mesh: invalid option")
 	ErrClosed        = errors.New("mesh: host closed")
 	ErrNotAllowed    = errors.New("mesh: peer not allowed")
-	ErrUnsupported   = errors.New("mesh: unsupported") // kept for callers; no option returns it now
 	ErrBlobNotFound  = errors.New("mesh: blob not found")
 	ErrBlobTooLarge  = errors.New("mesh: blob larger than allowed")
 	ErrHashMismatch  = errors.New("mesh: blob hash mismatch")

@@ -242,7 +242,4 @@ func (m *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
 // sets it once its state machine exists, after New.
 func (m *Host) SetPolicy(p Policy) { m.policy.Store(&policyBox{p}) }
 
-// SetBlobSource replaces where blobs are served from; nil serves nothing.
-func (m *Host) SetBlobSource(s BlobSource) { m.blobs.Store(&blobSourceBox{s}) }
-
 func (m *Host) closed() bool { return m.ctx.Err() != nil }

@@ -240,8 +240,8 @@ func WithPolicy(p Policy) Option {
 	return func(c *config) error { c.policy = p; return nil }
 }
 
-// WithBlobSource sets where the blob protocol serves blobs from (see
-// Host.SetBlobSource).
+// WithBlobSource sets where the blob protocol serves blobs from; without
+// it the host serves nothing.
 func WithBlobSource(s BlobSource) Option {
 	return func(c *config) error { c.blobs = s; return nil }
 }

@@ -2,8 +2,6 @@ package node
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +10,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/pnet"
+
+	"github.com/mlecs/mlecs/mesh"
 )
 
 // ErrExists is returned when a key file would be overwritten.
@@ -24,13 +23,13 @@ const maxKeyFile = 4 << 10
 // GenerateKey creates an Ed25519 libp2p identity and writes it (libp2p protobuf encoding) to path with
 // mode 0600. It refuses to overwrite an existing file and returns the peer id.
 func GenerateKey(path string) (peer.ID, error) {
-	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	priv, err := mesh.GenerateIdentity()
 	if err != nil {
-		return "", fmt.Errorf("generate key: %w", err)
+		return "", err
 	}
-	b, err := crypto.MarshalPrivateKey(priv)
+	b, err := mesh.MarshalIdentity(priv)
 	if err != nil {
-		return "", fmt.Errorf("encode key: %w", err)
+		return "", err
 	}
 	if err := writeNew(path, b); err != nil {
 		return "", err
@@ -48,7 +47,7 @@ func LoadKey(path string) (crypto.PrivKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read key: %w", err)
 	}
-	k, err := crypto.UnmarshalPrivateKey(b)
+	k, _, err := mesh.UnmarshalIdentity(b)
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
@@ -58,11 +57,15 @@ func LoadKey(path string) (crypto.PrivKey, error) {
 // GeneratePSK writes a fresh 32-byte pre-shared network key in libp2p's text format
 // ("/key/swarm/psk/1.0.0/", "/base16/", hex) to path with mode 0600, refusing to overwrite.
 func GeneratePSK(path string) error {
-	var k [32]byte
-	if _, err := rand.Read(k[:]); err != nil {
-		return fmt.Errorf("generate psk: %w", err)
+	psk, err := mesh.GeneratePSK()
+	if err != nil {
+		return err
 	}
-	return writeNew(path, []byte("/key/swarm/psk/1.0.0/\n/base16/\n"+hex.EncodeToString(k[:])+"\n"))
+	b, err := mesh.EncodePSK(psk)
+	if err != nil {
+		return err
+	}
+	return writeNew(path, b)
 }
 
 // LoadPSK reads a key written by GeneratePSK (or any libp2p v1 PSK file).
@@ -71,7 +74,7 @@ func LoadPSK(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read psk: %w", err)
 	}
-	psk, err := pnet.DecodeV1PSK(bytes.NewReader(b))
+	psk, err := mesh.DecodePSK(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("psk file %s: %w", path, err)
 	}

@@ -1,6 +1,7 @@
 // Package storage is the node's durable state and the only user of Badger.
 //
-// It holds four things, each under its own key prefix:
+// It holds five kinds of record (blobs, checkpoints, peers, metrics, small state),
+// each under its own key prefix:
 //
 //	b/m/<sha256>                                    blob manifest (size, chunk CRC-32C, upload id)
 //	b/d/<upload id><chunk>                          blob chunk data (512 KiB values, in the value log)

@@ -75,8 +75,9 @@ func TestModalityPlan(t *testing.T) {
 }
 
 // TestExecuteMesh runs ML-ECS over an in-process mesh of real nodes (1 anchor, 3 edges with mixed
-// modalities) on a small real emoji subset. It checks that
-// edge and anchor ROUGE-Lsum rise above their untrained values, that the bytes in the measurements
+// modalities) on a small real emoji subset. It checks that ROUGE-Lsum beats the untrained value by
+// 0.05 for each edge's best round, for the mean over edges after the last round and for the anchor
+// after the last round (one edge may dip in a round, see below), that the bytes in the measurements
 // are exactly the blob bytes the daemons fetched from each other, and that results.json, report.md
 // and the plots are written.
 func TestExecuteMesh(t *testing.T) {

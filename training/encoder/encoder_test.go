@@ -76,7 +76,9 @@ func TestSeriesGradAndPadding(t *testing.T) {
 	for i := 4 * 2; i < 8*2; i++ {
 		x[i] = 100
 	}
-	out, _ = e.Forward(nil, in)
+	if out, err = e.Forward(nil, in); err != nil {
+		t.Fatal(err)
+	}
 	for i := range out {
 		if math.Abs(out[i]-want[i]) > 1e-12 {
 			t.Fatalf("padding changed output %d: %v vs %v", i, out[i], want[i])

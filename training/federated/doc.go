@@ -1,8 +1,8 @@
 // Package federated holds the federated strategies of mlecs as pure training code: ML-ECS (an Edge and
 // an Anchor whose round methods exchange payload.Update and payload.Global values) and the baselines
-// (local, FedAvg, FedProx, centralised) run with the same data, rounds and local steps. There is no
-// networking here: the daemon moves the payloads; Simulate runs a round in memory for tests and
-// experiments, through the real codecs.
+// (local, FedAvg, FedProx, CreamFL, centralised) run with the same data, rounds and local steps. There is no
+// networking here: the daemon moves the payloads; Sim runs rounds in memory through the real codecs
+// (the package's tests use it; node/experiment runs the communicating methods over a real mesh).
 //
 // One ML-ECS round (DESIGN.md §3):
 //

@@ -81,9 +81,6 @@ const (
 	maxActs     = 1 << 36 // activation elements of New's (MaxBatch, MaxSeq) buffers
 )
 
-// HeadSize is C/NH.
-func (c Config) HeadSize() int { return c.Channels / c.NumHeads }
-
 // LoRAScale is alpha/r, the factor applied to the low-rank update B·A (0 when LoRA is off).
 func (c Config) LoRAScale() float32 {
 	if c.LoRARank == 0 {

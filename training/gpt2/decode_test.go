@@ -117,8 +117,11 @@ func TestGenerateSampling(t *testing.T) {
 		t.Errorf("with end token %d got %v, want %v", a[3], e, a[:i])
 	}
 	// Top-1 sampling is greedy.
-	g1, _ := m.Generate(ctx, []int32{1, 2}, nil, Sampling{MaxNewTokens: 10, Temperature: 1, TopK: 1, Seed: 5})
-	g0, _ := m.Generate(ctx, []int32{1, 2}, nil, Sampling{MaxNewTokens: 10})
+	g1, err1 := m.Generate(ctx, []int32{1, 2}, nil, Sampling{MaxNewTokens: 10, Temperature: 1, TopK: 1, Seed: 5})
+	g0, err0 := m.Generate(ctx, []int32{1, 2}, nil, Sampling{MaxNewTokens: 10})
+	if err1 != nil || err0 != nil || len(g0) == 0 {
+		t.Fatalf("greedy/top-1 generate: %v, %v, %d tokens", err1, err0, len(g0))
+	}
 	if !slices.Equal(g0, g1) {
 		t.Errorf("top-1 sample %v differs from greedy %v", g1, g0)
 	}

@@ -6,9 +6,6 @@ import (
 	"github.com/mlecs/mlecs/training/nn"
 )
 
-// Merged reports whether the adapters are folded into the base weights.
-func (m *Model[F]) Merged() bool { return m.merged }
-
 // Merge folds every adapter into its base weight (W += alpha/r · B·A) so that inference runs plain
 // linear layers. Training (Backward) and InitLoRA are refused until Unmerge.
 func (m *Model[F]) Merge() error {

@@ -128,9 +128,6 @@ func (m *Model[F]) Config() Config { return m.cfg }
 // MaxBatch is the largest batch Forward accepts.
 func (m *Model[F]) MaxBatch() int { return m.maxBatch }
 
-// TrainsBase reports whether the base weights are trainable (full training).
-func (m *Model[F]) TrainsBase() bool { return m.trainBase }
-
 // Trainable returns the trainable parameters and their gradients as two flat slices of equal length,
 // the form an optimiser steps: the LoRA adapters, or every parameter in full-training mode.
 func (m *Model[F]) Trainable() (params, grads []F) {
@@ -185,21 +182,6 @@ func (m *Model[F]) InitLoRA(seed uint64) error {
 	if m.merged {
 		return fmt.Errorf("%w: InitLoRA while LoRA is merged", ErrState)
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))
-	a := &m.Adapter
-	C := m.cfg.Channels
-	uniform := func(s []F, fanIn int) {
-		bound := 1 / math.Sqrt(float64(fanIn))
-		for i := range s {
-			s[i] = F((2*rng.Float64() - 1) * bound)
-		}
-	}
-	uniform(a.QKVA, C)
-	uniform(a.AttProjA, C)
-	uniform(a.FCA, C)
-	uniform(a.FCProjA, 4*C)
-	for _, s := range [][]F{a.QKVB, a.AttProjB, a.FCB, a.FCProjB} {
-		clear(s)
-	}
+	initBranch(&m.Adapter, m.cfg, seed)
 	return nil
 }

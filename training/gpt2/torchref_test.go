@@ -125,7 +125,7 @@ func torchCompare[F float32 | float64](t *testing.T, tol float64) {
 			}
 			got, ref = append(got, p.Data[i]), append(ref, want[i])
 		}
-		if e := relErr(got, ref); e > worst {
+		if e := relErr(got, ref); e > worst || math.IsNaN(e) {
 			worst, worstName = e, p.Name
 		}
 	}

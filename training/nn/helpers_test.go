@@ -26,6 +26,9 @@ func maxAbsDiff32(a []float32, b []float64) float64 {
 
 func equalSlices[F Float](t *testing.T, name string, a, b []F) {
 	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: lengths differ: %d vs %d", name, len(a), len(b))
+	}
 	for i := range a {
 		if a[i] != b[i] {
 			t.Fatalf("%s: differ at %d: %v vs %v", name, i, a[i], b[i])

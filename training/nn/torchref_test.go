@@ -46,7 +46,7 @@ func (r ref) near(name string, got []float32, abs, rel float64) {
 	worst := 0.0
 	for i, w := range want {
 		d := math.Abs(float64(got[i]) - float64(w))
-		if d > abs+rel*math.Abs(float64(w)) {
+		if !(d <= abs+rel*math.Abs(float64(w))) { // negated so a NaN fails
 			r.t.Errorf("%s[%d] = %v, torch %v", name, i, got[i], w)
 			return
 		}
