@@ -28,7 +28,8 @@ type Status struct {
 	ListenAddrs []string `json:"listen_addrs"` // full multiaddrs, ending in /p2p/PEER_ID
 	Modalities  []string `json:"modalities"`
 	UptimeS     float64  `json:"uptime_s"`
-	StartedAt   string   `json:"started_at"` // RFC 3339
+	StartedAt   string   `json:"started_at"`     // RFC 3339
+	PeakRSS     int64    `json:"peak_rss_bytes"` // the process's peak resident set (VmHWM); 0 where unknown
 }
 
 // PeerInfo is one element of GET /v1/peers. Field names are a fixed contract (DESIGN.md section 6).

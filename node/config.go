@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mlecs/mlecs/mesh/wire"
+	"github.com/mlecs/mlecs/training/federated"
+	"github.com/mlecs/mlecs/training/payload"
 )
 
 // Role says what a node may do in anchor election.
@@ -80,6 +82,23 @@ type Config struct {
 	MinRoundInterval Duration `json:"min_round_interval"`
 	Metrics          bool     `json:"metrics"`   // serve Prometheus /metrics
 	ParamDim         int      `json:"param_dim"` // length of the simple trainer's parameter vector
+
+	// ML-ECS training (used when Dataset is set; without it the node trains the simple VectorTrainer).
+	Dataset string `json:"dataset"` // this node's mlecs-dataset/1 directory (private share + the public D')
+	// Base is the pretrained base LM directory (`mlecs pretrain`) every node of the run shares, so all
+	// have the same frozen backbone and vocabulary.
+	Base           string  `json:"base"`
+	Preset         string  `json:"preset"`          // tiny or small: encoder and connector sizes
+	Method         string  `json:"method"`          // a communicating strategy of training/federated (mlecs, fedavg, ...)
+	Steps          int     `json:"steps"`           // local steps on the private data per round
+	PublicSteps    int     `json:"public_steps"`    // edge steps on its public share D'_j per round
+	AnchorSteps    int     `json:"anchor_steps"`    // anchor steps on D' per round
+	Batch          int     `json:"batch"`           // examples per step
+	LR             float64 `json:"lr"`              // AdamW learning rate
+	PublicFraction float64 `json:"public_fraction"` // train samples whose id hash falls below it form D'
+	Codec          string  `json:"codec"`           // payload tensor codec: fp32, fp16, int8
+	Seed           uint64  `json:"seed"`            // model init and data order (the anchor's also the shared LoRA's)
+	Threads        int     `json:"threads"`         // compute threads; 0 = all cores
 }
 
 // ErrConfig is wrapped by every configuration validation error.
@@ -100,6 +119,16 @@ func DefaultConfig() Config {
 		MinRoundInterval: Duration(time.Second),
 		Metrics:          true,
 		ParamDim:         64,
+		Preset:           "tiny",
+		Method:           "mlecs",
+		Steps:            20,
+		PublicSteps:      5,
+		AnchorSteps:      10,
+		Batch:            16,
+		LR:               5e-3,
+		PublicFraction:   0.1,
+		Codec:            "fp32",
+		Seed:             1,
 	}
 }
 
@@ -197,6 +226,52 @@ func (c *Config) Validate() error {
 	}
 	if c.ParamDim < 1 || c.ParamDim > maxParamDim {
 		return bad("param_dim", "must be 1..%d, got %d", maxParamDim, c.ParamDim)
+	}
+	return c.validateTraining(bad)
+}
+
+// maxBatch bounds batch: the model allocates activations for it up front.
+const maxBatch = 1024
+
+// validateTraining checks the ML-ECS fields. They are checked even without a dataset (the defaults
+// are valid), so a typo is caught before the node is pointed at data.
+func (c *Config) validateTraining(bad func(field, format string, args ...any) error) error {
+	if c.Dataset != "" && c.Base == "" {
+		return bad("base", "required with dataset: a pretrained base directory (mlecs pretrain) shared by every node")
+	}
+	if c.Dataset == "" && c.Base != "" {
+		return bad("dataset", "required with base: the node's mlecs-dataset/1 directory")
+	}
+	if c.Preset != "tiny" && c.Preset != "small" {
+		return bad("preset", "%q is not one of tiny, small", c.Preset)
+	}
+	st, err := federated.ParseStrategy(c.Method)
+	if err != nil {
+		return bad("method", "%v", err)
+	}
+	if comp, err := federated.ComponentsOf(st); err != nil || !comp.Communicate {
+		return bad("method", "%q does not communicate: a node trains a method whose edges and anchor exchange payloads", c.Method)
+	}
+	if c.Steps < 0 || c.PublicSteps < 0 || c.Steps+c.PublicSteps == 0 {
+		return bad("steps", "steps %d and public_steps %d must be >= 0 and not both 0", c.Steps, c.PublicSteps)
+	}
+	if c.AnchorSteps < 0 {
+		return bad("anchor_steps", "must be >= 0, got %d", c.AnchorSteps)
+	}
+	if c.Batch < 1 || c.Batch > maxBatch {
+		return bad("batch", "must be 1..%d, got %d", maxBatch, c.Batch)
+	}
+	if !(c.LR > 0 && c.LR < 1) {
+		return bad("lr", "must be in (0, 1), got %v", c.LR)
+	}
+	if !(c.PublicFraction > 0 && c.PublicFraction < 1) {
+		return bad("public_fraction", "must be in (0, 1), got %v", c.PublicFraction)
+	}
+	if _, err := payload.ParseCodec(c.Codec); err != nil {
+		return bad("codec", "%v", err)
+	}
+	if c.Threads < 0 {
+		return bad("threads", "must be >= 0, got %d", c.Threads)
 	}
 	return nil
 }

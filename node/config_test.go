@@ -39,6 +39,27 @@ func TestConfigValidate(t *testing.T) {
 		{"no round interval", func(c *Config) { c.MinRoundInterval = 0 }, ""},
 		{"negative round interval", func(c *Config) { c.MinRoundInterval = Duration(-time.Second) }, "min_round_interval"},
 		{"huge param dim", func(c *Config) { c.ParamDim = maxParamDim + 1 }, "param_dim"},
+		// ML-ECS training fields.
+		{"dataset and base", func(c *Config) { c.Dataset, c.Base = "/data", "/base" }, ""},
+		{"dataset without base", func(c *Config) { c.Dataset = "/data" }, "base"},
+		{"base without dataset", func(c *Config) { c.Base = "/base" }, "dataset"},
+		{"bad preset", func(c *Config) { c.Preset = "huge" }, "preset"},
+		{"unknown method", func(c *Config) { c.Method = "fedmagic" }, "method"},
+		{"local method", func(c *Config) { c.Method = "local" }, "method"},
+		{"fedavg method", func(c *Config) { c.Method = "fedavg" }, ""},
+		{"no steps at all", func(c *Config) { c.Steps, c.PublicSteps = 0, 0 }, "steps"},
+		{"only public steps", func(c *Config) { c.Steps = 0 }, ""},
+		{"negative steps", func(c *Config) { c.Steps = -1 }, "steps"},
+		{"negative anchor steps", func(c *Config) { c.AnchorSteps = -1 }, "anchor_steps"},
+		{"zero batch", func(c *Config) { c.Batch = 0 }, "batch"},
+		{"huge batch", func(c *Config) { c.Batch = maxBatch + 1 }, "batch"},
+		{"zero lr", func(c *Config) { c.LR = 0 }, "lr"},
+		{"lr 1", func(c *Config) { c.LR = 1 }, "lr"},
+		{"public fraction 0", func(c *Config) { c.PublicFraction = 0 }, "public_fraction"},
+		{"public fraction 1", func(c *Config) { c.PublicFraction = 1 }, "public_fraction"},
+		{"bad codec", func(c *Config) { c.Codec = "fp8" }, "codec"},
+		{"int8 codec", func(c *Config) { c.Codec = "int8" }, ""},
+		{"negative threads", func(c *Config) { c.Threads = -1 }, "threads"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,6 +38,8 @@ func newNodeMetrics(reg *prometheus.Registry) *nodeMetrics {
 	}
 	reg.MustRegister(m.term, m.round, m.isAnchor, m.livePeers, m.anchorChanges, m.roundsDone, m.updatesIn,
 		m.localRounds, m.refused, m.blobFetched, m.blobFetchErrs,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mlecs_peak_rss_bytes", Help: "Peak resident set size of the process (VmHWM)."},
+			func() float64 { return float64(PeakRSS()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

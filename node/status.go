@@ -3,6 +3,8 @@ package node
 import (
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -23,7 +25,28 @@ func (n *Node) Status() Status {
 		ListenAddrs: addrStrings(n.host.Addrs()), Modalities: mods,
 		UptimeS:   time.Since(n.started).Round(time.Millisecond).Seconds(),
 		StartedAt: n.started.UTC().Format(time.RFC3339),
+		PeakRSS:   PeakRSS(),
 	}
+}
+
+// PeakRSS is the process's peak resident set size in bytes (VmHWM of /proc/self/status), or 0 where
+// the kernel does not report it. A container has no shell to read its cgroup from, so the daemon
+// reports its own high-water mark: that is what a memory limit has to hold.
+func PeakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // Peers reports every peer the mesh knows or whose heartbeat we heard, for GET /v1/peers.

@@ -3,9 +3,12 @@
 #   run/keys/<node>.key, run/keys/psk        identities and the network key (mlecs keygen)
 #   run/nodes/<node>/{config.json,node.key,psk,peer_id}   one read-only mount per container
 #   run/data/emoji, run/data/part-N         the imported emoji dataset and per-node partitions
+#   run/data/base                           the base LM every node shares (mlecs pretrain, tiny)
 # Keys are new on every run (the compose volumes are removed by down.sh, so no stale state meets them);
-# the imported dataset and partitions are kept once made. Env: MLECS (binary, default bin/mlecs),
-# DATA (raw datasets, default ../shared/data), HEARTBEAT, LEASE, BACKOFF, ROUND_DEADLINE, QUORUM.
+# the imported dataset, the partitions and the base are kept once made (remade when their settings
+# change). Env: MLECS (binary, default bin/mlecs), DATA (raw datasets, default ../shared/data), HEARTBEAT,
+# LEASE, BACKOFF, ROUND_DEADLINE, QUORUM; training: PRETRAIN_STEPS, METHOD, STEPS, PUBLIC_STEPS,
+# ANCHOR_STEPS, BATCH, LR, PUBLIC_FRACTION, CODEC, THREADS.
 set -euo pipefail
 # shellcheck source=testnet/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -15,8 +18,22 @@ DATA=${DATA:-$TN_ROOT/../shared/data}
 HEARTBEAT=${HEARTBEAT:-1s}
 LEASE=${LEASE:-4s}
 BACKOFF=${BACKOFF:-1s}
-ROUND_DEADLINE=${ROUND_DEADLINE:-5s}
-QUORUM=${QUORUM:-2}
+# Quorum: all five trainers (four edges and the standby), so every edge's update counts; with one
+# cut off or killed, the deadline closes the round on the others' updates.
+ROUND_DEADLINE=${ROUND_DEADLINE:-10s}
+QUORUM=${QUORUM:-5}
+# ML-ECS on the tiny preset with few steps, so a round takes seconds with six containers on two cores:
+# the fault checks need a net whose rounds advance, not a trained model.
+PRETRAIN_STEPS=${PRETRAIN_STEPS:-30}
+METHOD=${METHOD:-mlecs}
+STEPS=${STEPS:-4}
+PUBLIC_STEPS=${PUBLIC_STEPS:-1}
+ANCHOR_STEPS=${ANCHOR_STEPS:-2}
+BATCH=${BATCH:-8}
+LR=${LR:-0.005}
+PUBLIC_FRACTION=${PUBLIC_FRACTION:-0.05}
+CODEC=${CODEC:-fp32}
+THREADS=${THREADS:-1}
 [[ -x $MLECS ]] || die "$MLECS not found: run make build"
 
 # node -> role, modalities, partition (-1: no data mount). Edges hold different modality subsets.
@@ -58,6 +75,28 @@ for n in "${ALL[@]}"; do
 	cp "$TN_RUN/keys/$n.key" "$d/node.key"
 	printf '%s\n' "${ID[$n]}" >"$d/peer_id"
 	psk_line='"psk_file": "/etc/mlecs/psk",'
+	# Mesh nodes train ML-ECS on /data with the shared base at /base (compose mounts both read-only);
+	# the intruders have no data and run the simple trainer.
+	train_lines=""
+	if [[ $n != outsider && $n != stranger ]]; then
+		train_lines=$(
+			cat <<TRAIN
+  "dataset": "/data",
+  "base": "/base",
+  "preset": "tiny",
+  "method": "$METHOD",
+  "steps": $STEPS,
+  "public_steps": $PUBLIC_STEPS,
+  "anchor_steps": $ANCHOR_STEPS,
+  "batch": $BATCH,
+  "lr": $LR,
+  "public_fraction": $PUBLIC_FRACTION,
+  "codec": "$CODEC",
+  "seed": 1,
+  "threads": $THREADS,
+TRAIN
+		)
+	fi
 	if [[ $n == outsider ]]; then
 		psk_line='' # no network key: an open-network node
 	else
@@ -86,6 +125,7 @@ for n in "${ALL[@]}"; do
   "heartbeat": "$HEARTBEAT",
   "lease": "$LEASE",
   "backoff": "$BACKOFF",
+$train_lines
   "quorum": $QUORUM,
   "round_deadline": "$ROUND_DEADLINE"
 }
@@ -101,17 +141,29 @@ if [[ -d $DATA/emoji ]]; then
 		log "importing the emoji dataset from $DATA/emoji"
 		"$MLECS" data import emoji --src "$DATA/emoji" --out "$TN_RUN/data/emoji" >/dev/null
 	fi
+	# The pinned anchor mounts the whole dataset (it holds D' with every modality); the others a
+	# partition: their private share plus D' with their modalities.
 	for n in standby edge1 edge2 edge3 edge4; do
 		p="$TN_RUN/data/part-${PART[$n]}"
-		want="${MODS[$n]}"
+		want="${MODS[$n]} public=$PUBLIC_FRACTION"
 		if [[ -f $p/dataset.json && $(cat "$p.modalities" 2>/dev/null) == "$want" ]]; then
 			continue
 		fi
 		(cd "$TN_ROOT" && go run ./testnet/partition --dataset "$TN_RUN/data/emoji" --out "$p" \
-			--parts $PARTS --index "${PART[$n]}" --modalities "$want") >&2
+			--parts $PARTS --index "${PART[$n]}" --modalities "${MODS[$n]}" --public-fraction "$PUBLIC_FRACTION") >&2
 		printf '%s\n' "$want" >"$p.modalities"
 	done
+	# One base LM for the whole net, pretrained once on the train texts (every node needs the same frozen
+	# backbone and vocabulary).
+	want="tiny steps=$PRETRAIN_STEPS"
+	if [[ ! -f $TN_RUN/data/base/base.json || $(cat "$TN_RUN/data/base.settings" 2>/dev/null) != "$want" ]]; then
+		log "pretraining the shared base LM (tiny, $PRETRAIN_STEPS steps)"
+		rm -rf "$TN_RUN/data/base"
+		"$MLECS" pretrain --dataset "$TN_RUN/data/emoji" --preset tiny --steps "$PRETRAIN_STEPS" \
+			--bpe "$DATA/gpt2-bpe" --out "$TN_RUN/data/base" >"$TN_RUN/pretrain.log" 2>&1 ||
+			{ cat "$TN_RUN/pretrain.log" >&2; die "pretrain failed"; }
+		printf '%s\n' "$want" >"$TN_RUN/data/base.settings"
+	fi
 else
-	log "warning: $DATA/emoji not found: edges get empty data mounts"
-	for i in $(seq 0 $((PARTS - 1))); do mkdir -p "$TN_RUN/data/part-$i"; done
+	die "$DATA/emoji not found: the testnet trains ML-ECS on the emoji dataset (set DATA)"
 fi

@@ -32,6 +32,12 @@ type options struct {
 	partition, quorum, paramDim                 int
 	heartbeat, lease, backoff, deadline         time.Duration
 	metrics                                     bool
+
+	// Training overrides.
+	dataset, base, preset, method, codec            string
+	steps, publicSteps, anchorSteps, batch, threads int
+	lr, publicFraction                              float64
+	seed                                            uint64
 }
 
 // NewCmd returns the node command with its start subcommand.
@@ -47,7 +53,13 @@ func newStartCmd(o *options) *cobra.Command {
 		Short: "Start a daemon: join the mesh, take part in anchor election and training rounds",
 		Long: "start runs the daemon in the foreground until SIGINT or SIGTERM, then leaves gracefully\n" +
 			"(an anchor releases its lease so the others re-elect at once). The config file is JSON\n" +
-			"(fields as in `node.Config`); any flag given overrides the file.",
+			"(fields as in `node.Config`, see node/README.md); any flag given overrides the file.\n\n" +
+			"Training: with --dataset (a mlecs-dataset/1 directory) and --base (a pretrained base from\n" +
+			"`mlecs pretrain`, the same for every node) the node trains ML-ECS (--method) on its data: an edge\n" +
+			"trains on its private samples and its share of the public set D' (train samples whose id hash\n" +
+			"falls below --public-fraction); a pinned anchor tunes on D' with every modality of its dataset and\n" +
+			"aggregates; an anchor-capable node trains as an edge and builds its anchor learner when elected.\n" +
+			"Model directories go to DATA_DIR/model. Without --dataset the node runs the simple vector trainer.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := o.resolve(cmd.Flags())
@@ -85,6 +97,19 @@ func newStartCmd(o *options) *cobra.Command {
 	f.DurationVar(&o.backoff, "backoff", 0, "max random backoff before claiming an expired lease")
 	f.DurationVar(&o.deadline, "round-deadline", 0, "how long the anchor waits for updates")
 	f.BoolVar(&o.metrics, "metrics", true, "serve Prometheus /metrics on the control API")
+	f.StringVar(&o.dataset, "dataset", "", "mlecs-dataset/1 directory to train ML-ECS on (empty: the simple vector trainer)")
+	f.StringVar(&o.base, "base", "", "pretrained base LM directory (mlecs pretrain), shared by every node of the run")
+	f.StringVar(&o.preset, "preset", "", "model preset: tiny or small (default tiny)")
+	f.StringVar(&o.method, "method", "", "communicating strategy: mlecs, fedavg, fedprox, creamfl or an ablation (default mlecs)")
+	f.IntVar(&o.steps, "steps", 0, "edge steps on its private data per round (default 20)")
+	f.IntVar(&o.publicSteps, "public-steps", 0, "edge steps on its public share D'_j per round (default 5)")
+	f.IntVar(&o.anchorSteps, "anchor-steps", 0, "anchor steps on D' per round (default 10)")
+	f.IntVar(&o.batch, "batch", 0, "examples per step (default 16)")
+	f.Float64Var(&o.lr, "lr", 0, "AdamW learning rate (default 0.005)")
+	f.Float64Var(&o.publicFraction, "public-fraction", 0, "share of train samples (by id hash) in the public set D' (default 0.1)")
+	f.StringVar(&o.codec, "codec", "", "payload tensor codec: fp32, fp16 or int8 (default fp32)")
+	f.Uint64Var(&o.seed, "seed", 0, "model init and data order seed (default 1)")
+	f.IntVar(&o.threads, "threads", 0, "compute threads (default 0: all cores)")
 	return cmd
 }
 
@@ -121,6 +146,19 @@ func (o *options) resolve(fs *pflag.FlagSet) (node.Config, error) {
 	set("backoff", func() { cfg.Backoff = node.Duration(o.backoff) })
 	set("round-deadline", func() { cfg.RoundDeadline = node.Duration(o.deadline) })
 	set("metrics", func() { cfg.Metrics = o.metrics })
+	set("dataset", func() { cfg.Dataset = o.dataset })
+	set("base", func() { cfg.Base = o.base })
+	set("preset", func() { cfg.Preset = o.preset })
+	set("method", func() { cfg.Method = o.method })
+	set("steps", func() { cfg.Steps = o.steps })
+	set("public-steps", func() { cfg.PublicSteps = o.publicSteps })
+	set("anchor-steps", func() { cfg.AnchorSteps = o.anchorSteps })
+	set("batch", func() { cfg.Batch = o.batch })
+	set("lr", func() { cfg.LR = o.lr })
+	set("public-fraction", func() { cfg.PublicFraction = o.publicFraction })
+	set("codec", func() { cfg.Codec = o.codec })
+	set("seed", func() { cfg.Seed = o.seed })
+	set("threads", func() { cfg.Threads = o.threads })
 	if err := cfg.Validate(); err != nil {
 		return node.Config{}, err
 	}
@@ -140,9 +178,20 @@ func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
 }
 
 func run(ctx context.Context, cfg node.Config, log *slog.Logger) error {
+	opts := []node.Option{node.WithLogger(log)}
+	if cfg.Dataset != "" {
+		// Built before the start timeout runs: model setup, featurising and a pinned anchor's first
+		// round take seconds to minutes depending on the preset and the machine.
+		tr, closeFn, err := trainerFor(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		opts = append(opts, node.WithTrainer(tr))
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	n, err := node.New(startCtx, cfg, node.WithLogger(log))
+	n, err := node.New(startCtx, cfg, opts...)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package fedtrainer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/mlecs/mlecs/training/federated"
@@ -16,7 +17,8 @@ type Anchor struct {
 	a       *federated.Anchor
 	o       options
 	onRound func(context.Context, AnchorReport) error
-	genesis []byte // Init may be called more than once (restarts): the first round runs once
+	genesis []byte            // Init may be called more than once (restarts): the first round runs once
+	last    [sha256.Size]byte // hash of the last global this anchor encoded
 }
 
 // NewAnchor wraps a communicating anchor learner. onRound (optional) runs after each aggregation,
@@ -48,6 +50,7 @@ func (t *Anchor) Init(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("anchor genesis: encode: %w", err)
 	}
 	t.genesis = buf.Bytes()
+	t.last = sha256.Sum256(t.genesis)
 	return t.genesis, nil
 }
 
@@ -64,6 +67,9 @@ func (t *Anchor) Aggregate(ctx context.Context, round uint64, global []byte, upd
 	}
 	if t.o.maxRounds > 0 && g.Round > t.o.maxRounds {
 		return nil, fmt.Errorf("anchor: round %d: %w", g.Round, ErrDone)
+	}
+	if g.Round == 0 {
+		return nil, fmt.Errorf("anchor round %d: %w", round, ErrNoGlobal)
 	}
 	rep := AnchorReport{Round: g.Round}
 	ups := make([]*payload.Update, 0, len(updates))
@@ -83,6 +89,13 @@ func (t *Anchor) Aggregate(ctx context.Context, round uint64, global []byte, upd
 	}
 	t.o.lock.Lock()
 	defer t.o.lock.Unlock()
+	// A global this anchor did not encode (it was elected, restarted, or another anchor ran rounds in
+	// between) is resumed from: its LoRA becomes the global one and its round the round being closed.
+	if sha256.Sum256(global) != t.last || g.Round != t.a.LastRound() {
+		if err := t.a.Resume(g); err != nil {
+			return nil, fmt.Errorf("anchor round %d: %w", g.Round, err)
+		}
+	}
 	next, err := t.a.Round(ctx, ups)
 	if err != nil {
 		return nil, err
@@ -96,6 +109,7 @@ func (t *Anchor) Aggregate(ctx context.Context, round uint64, global []byte, upd
 		return nil, fmt.Errorf("anchor round %d: encode global: %w", next.Round, err)
 	}
 	rep.Next = Transfer{Sizes: ns, Bytes: int64(buf.Len())}
+	t.last = sha256.Sum256(buf.Bytes())
 	if t.onRound != nil {
 		if err := t.onRound(ctx, rep); err != nil {
 			return nil, fmt.Errorf("anchor round %d: report: %w", g.Round, err)

@@ -3,6 +3,7 @@ package fedtrainer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/mlecs/mlecs/training/federated"
@@ -15,6 +16,10 @@ type Edge struct {
 	e       *federated.Edge
 	o       options
 	onRound func(context.Context, EdgeReport) error
+	// The last round's global (hash) and update: an anchor that takes over re-announces the round the
+	// edge may already have trained, and the learner cannot train a round twice.
+	lastGlobal [sha256.Size]byte
+	lastUpdate []byte
 }
 
 // NewEdge wraps a communicating edge learner. onRound (optional) runs after each round, under the
@@ -54,6 +59,16 @@ func (t *Edge) LocalRound(ctx context.Context, round uint64, global []byte) ([]b
 	}
 	t.o.lock.Lock()
 	defer t.o.lock.Unlock()
+	if g.Round <= t.e.Round() {
+		// The same global again (a new anchor re-announcing the round): the same update, as sent.
+		if t.lastUpdate != nil && sha256.Sum256(global) == t.lastGlobal {
+			return t.lastUpdate, nil
+		}
+		// A round whose training was cancelled, or another anchor's global of it: train it again.
+		if err := t.e.Rewind(g.Round - 1); err != nil {
+			return nil, err
+		}
+	}
 	u, err := t.e.LocalRound(ctx, g)
 	if err != nil {
 		return nil, err
@@ -70,8 +85,12 @@ func (t *Edge) LocalRound(ctx context.Context, round uint64, global []byte) ([]b
 			return nil, fmt.Errorf("edge %s round %d: report: %w", t.e.ID(), u.Round, err)
 		}
 	}
+	t.lastGlobal, t.lastUpdate = sha256.Sum256(global), buf.Bytes()
 	return buf.Bytes(), nil
 }
+
+// Learner returns the wrapped edge learner.
+func (t *Edge) Learner() *federated.Edge { return t.e }
 
 // Aggregate is refused: an edge never aggregates.
 func (t *Edge) Aggregate(context.Context, uint64, []byte, [][]byte) ([]byte, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/mlecs/mlecs/training/federated"
@@ -88,5 +89,64 @@ func TestAnchorRefusals(t *testing.T) {
 	big := encodeGlobal(t, &payload.Global{RunID: "r", Round: 1, LoRA: []payload.Tensor{{Name: "w", Shape: []int{1 << 18}, Data: make([]float32, 1<<18)}}})
 	if _, err := a.Aggregate(ctx, 1, big, nil); !errors.Is(err, payload.ErrTooLarge) {
 		t.Errorf("global over the byte bound: got %v, want ErrTooLarge", err)
+	}
+}
+
+func TestCombinedRefusals(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEdge(&federated.Edge{}, nil, WithRunID("run-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewCombined(nil, func(context.Context, *payload.Global) (*federated.Anchor, error) { return nil, nil }, nil); !errors.Is(err, ErrOption) {
+		t.Errorf("nil edge: got %v, want ErrOption", err)
+	}
+	if _, err := NewCombined(e, nil, nil); !errors.Is(err, ErrOption) {
+		t.Errorf("nil factory: got %v, want ErrOption", err)
+	}
+	built := 0
+	c, err := NewCombined(e, func(context.Context, *payload.Global) (*federated.Anchor, error) {
+		built++
+		return nil, errors.New("no data")
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genesis, err := c.Init(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Elected before any anchor published: nothing to resume from, and the factory is not called.
+	if _, err := c.Aggregate(ctx, 0, genesis, nil); !errors.Is(err, ErrNoGlobal) || built != 0 {
+		t.Errorf("aggregate on the placeholder: got %v (factory called %d times), want ErrNoGlobal", err, built)
+	}
+	// A real global: the factory runs, and its failure is the node's error; no anchor is kept.
+	if _, err := c.Aggregate(ctx, 1, encodeGlobal(t, &payload.Global{RunID: "run-1", Round: 2}), nil); err == nil || built != 1 || c.Anchor() != nil {
+		t.Errorf("failing factory: got %v, factory called %d times, anchor %v", err, built, c.Anchor())
+	}
+	if _, err := c.LocalRound(ctx, 0, genesis); !errors.Is(err, ErrNoGlobal) {
+		t.Errorf("local round on the placeholder: got %v, want ErrNoGlobal", err)
+	}
+}
+
+func TestIsPublic(t *testing.T) {
+	// The rule of the experiment runner: FNV-64a of the id, mod 2^20, below fraction·2^20.
+	ids := []string{"1F600", "1F601", "1F44D-1F3FB", "0023-FE0F-20E3", "a", "b"}
+	for _, id := range ids {
+		if IsPublic(id, 0) {
+			t.Errorf("%s public at fraction 0", id)
+		}
+		if !IsPublic(id, 1) {
+			t.Errorf("%s not public at fraction 1", id)
+		}
+	}
+	n := 0
+	for i := range 10000 {
+		if IsPublic(fmt.Sprintf("%05X-%d", i*7919, i%13), 0.1) {
+			n++
+		}
+	}
+	if n < 500 || n > 1500 {
+		t.Errorf("%d of 10000 ids public at 0.1", n)
 	}
 }

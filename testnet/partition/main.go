@@ -1,10 +1,12 @@
 // Command partition cuts one edge's share out of an mlecs-dataset/1 directory for the docker testnet:
 // the training samples whose group (or id, when a sample has no group) hashes to --index of --parts,
 // plus every test sample, each restricted to the edge's --modalities (samples left with no input are
-// dropped). Referenced files are hard-linked (copied across file systems) so the partition is a
+// dropped). With --public-fraction F the public set D' (train samples whose id hash is below F, the
+// rule of fedtrainer.IsPublic that the daemons apply) goes to every partition: each edge holds D'_j,
+// D' with its own modalities, beside its private share. Referenced files are hard-linked (copied across file systems) so the partition is a
 // self-contained dataset that can be bind-mounted read-only into a container.
 //
-//	go run ./testnet/partition --dataset DIR --out DIR --parts N --index I --modalities a,b
+//	go run ./testnet/partition --dataset DIR --out DIR --parts N --index I --modalities a,b [--public-fraction F]
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mlecs/mlecs/node/fedtrainer"
 	"github.com/mlecs/mlecs/training/dataset"
 )
 
@@ -28,6 +31,7 @@ type options struct {
 	src, out     string
 	parts, index int
 	modalities   []string
+	public       float64
 }
 
 func main() {
@@ -63,6 +67,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.parts, "parts", 0, "number of partitions")
 	fs.IntVar(&o.index, "index", -1, "this partition's index, 0..parts-1")
 	fs.StringVar(&mods, "modalities", "", "comma-separated modalities to keep")
+	fs.Float64Var(&o.public, "public-fraction", 0, "share of train samples (by id hash) in the public set kept in every partition; 0: none")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -74,6 +79,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("%w: need --parts >= 1 and 0 <= --index < --parts, got %d of %d", errUsage, o.index, o.parts)
 	case mods == "" || slices.Contains(o.modalities, ""):
 		return o, fmt.Errorf("%w: --modalities %q: want a,b,...", errUsage, mods)
+	case !(o.public >= 0 && o.public < 1):
+		return o, fmt.Errorf("%w: --public-fraction %v: want [0, 1)", errUsage, o.public)
 	}
 	return o, nil
 }
@@ -91,7 +98,8 @@ func owner(s dataset.Sample, parts int) int {
 
 // keep restricts s to the wanted modalities; ok is false when nothing is left or it is another edge's.
 func keep(s dataset.Sample, o options) (dataset.Sample, bool) {
-	if s.Split == dataset.SplitTrain && owner(s, o.parts) != o.index {
+	public := o.public > 0 && fedtrainer.IsPublic(s.ID, o.public)
+	if s.Split == dataset.SplitTrain && !public && owner(s, o.parts) != o.index {
 		return s, false
 	}
 	in := map[string]dataset.Input{}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mlecs/mlecs/node/fedtrainer"
 	"github.com/mlecs/mlecs/training/dataset"
 )
 
@@ -72,6 +73,41 @@ func TestPartitionsCoverTrainOnceAndKeepModalities(t *testing.T) {
 		if n != 1 {
 			t.Errorf("sample %s in %d partitions", id, n)
 		}
+	}
+}
+
+// The public set goes to every partition; the rest of train to exactly one.
+func TestPublicInEveryPartition(t *testing.T) {
+	src := makeDataset(t)
+	const frac = 0.6 // the ids s0..s9 hash to about 0.55, s10..s19 to about 0.75
+	seen := map[string]int{}
+	public := 0
+	for i := range 3 {
+		out := filepath.Join(t.TempDir(), "p")
+		if err := run([]string{"--dataset", src, "--out", out, "--parts", "3", "--index", fmt.Sprint(i), "--modalities", "a",
+			"--public-fraction", fmt.Sprint(frac)}, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		d, err := dataset.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range d.Split(dataset.SplitTrain) {
+			seen[s.ID]++
+		}
+	}
+	for i := range 20 {
+		id := fmt.Sprint("s", i)
+		want := 1
+		if fedtrainer.IsPublic(id, frac) {
+			want, public = 3, public+1
+		}
+		if seen[id] != want {
+			t.Errorf("sample %s in %d partitions, want %d", id, seen[id], want)
+		}
+	}
+	if public == 0 || public == 20 {
+		t.Fatalf("%d of 20 samples public at fraction %v: the test needs both kinds", public, frac)
 	}
 }
 
