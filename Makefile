@@ -46,3 +46,11 @@ testnet-down:
 
 testnet-test: build
 	./testnet/test.sh
+
+# soak: ML-ECS (tiny preset, real emoji subset) for SOAK_ROUNDS rounds over an in-process loopback
+# mesh, sampling RSS, goroutines and open fds after every round; fails when a least-squares slope after
+# warm-up exceeds its threshold (node/soak). Prints the table, writes $(OUT)/soak/soak.csv and soak.png.
+SOAK_ROUNDS ?= 200
+.PHONY: soak
+soak:
+	MLECS_SOAK_ROUNDS=$(SOAK_ROUNDS) MLECS_SOAK_OUT=$(abspath $(OUT))/soak nice -n 10 $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 150m ./node/soak/

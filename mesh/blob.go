@@ -236,6 +236,7 @@ func (m *Host) fetchFrom(ctx context.Context, from peer.ID, h Hash, maxSize, off
 	hdr, err := wire.DecodeBlobHeader(hb[:])
 	if err != nil {
 		_ = s.Reset()
+		m.Penalize(from, PenaltyBlobProtocol)
 		return 0, fmt.Errorf("%w: %w", ErrBlobProtocol, err)
 	}
 	switch hdr.Status {
@@ -243,6 +244,8 @@ func (m *Host) fetchFrom(ctx context.Context, from peer.ID, h Hash, maxSize, off
 	case wire.BlobNotFound:
 		return 0, ErrBlobNotFound
 	case wire.BlobTooLarge:
+		// The peer named (announced) a blob larger than we accept: refused unread, and it costs score.
+		m.Penalize(from, PenaltyBlobTooLarge)
 		return 0, fmt.Errorf("%w: %d bytes > %d", ErrBlobTooLarge, hdr.Size, maxSize)
 	case wire.BlobBusy:
 		return 0, ErrBlobBusy
@@ -255,6 +258,7 @@ func (m *Host) fetchFrom(ctx context.Context, from peer.ID, h Hash, maxSize, off
 	// The size cap is checked before any payload byte is read or buffered.
 	if hdr.Size > uint64(maxSize) {
 		_ = s.Reset()
+		m.Penalize(from, PenaltyBlobTooLarge)
 		return 0, fmt.Errorf("%w: sender announced %d bytes > %d", ErrBlobTooLarge, hdr.Size, maxSize)
 	}
 	size := int64(hdr.Size)
@@ -282,6 +286,7 @@ func (m *Host) fetchFrom(ctx context.Context, from peer.ID, h Hash, maxSize, off
 		return 0, fmt.Errorf("write sink: %w", sinkErr)
 	case errors.Is(readErr, wire.ErrTooLarge):
 		_ = s.Reset()
+		m.Penalize(from, PenaltyBlobProtocol)
 		return 0, fmt.Errorf("%w: frame past the announced size: %w", ErrBlobProtocol, readErr)
 	case readErr != nil:
 		_ = s.Reset()
@@ -291,6 +296,7 @@ func (m *Host) fetchFrom(ctx context.Context, from peer.ID, h Hash, maxSize, off
 		return 0, fmt.Errorf("%w: transfer ended %d bytes short", ErrBlobProtocol, remaining)
 	}
 	if got := hasher.Sum(nil); !bytes.Equal(got, h[:]) {
+		m.Penalize(from, PenaltyBlobHash)
 		return 0, errors.Join(fmt.Errorf("%w: got %x", ErrHashMismatch, got[:8]), discard(sink))
 	}
 	if err := sink.Commit(); err != nil {

@@ -86,7 +86,7 @@ func (m *Host) startPubSub() error {
 	for _, k := range wire.Kinds() {
 		names = append(names, TopicName(m.cfg.runID, k))
 	}
-	params, thresholds := scoreParams(names)
+	params, thresholds := scoreParams(names, m.pen.score)
 	opts := append(gossipOptions(pubsub.StrictSign),
 		pubsub.WithPeerExchange(true),
 		pubsub.WithPeerScore(params, thresholds),

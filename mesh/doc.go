@@ -32,7 +32,10 @@
 // id, kind = topic, age by SentAt (stale => Ignore), per-author replay
 // window on Seq (replay => Reject, below window => Ignore), then the
 // consumer's Policy. Rejects feed gossipsub's peer score (invalid message
-// deliveries), visible through PeerScore and Scores.
+// deliveries), visible through PeerScore and Scores, and are logged at WARN.
+// Misbehaviour outside gossipsub's view (a blob over the cap, bytes that miss
+// their hash, a broken blob stream; for the node, updates its aggregation
+// refuses) goes through Penalize into the application-specific score term.
 //
 // # Blobs
 //

@@ -1,6 +1,8 @@
 package mesh
 
 import (
+	"log/slog"
+
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -11,6 +13,7 @@ import (
 // on the allowlist. The list is fixed at construction, so no locking.
 type allowGater struct {
 	allowed map[peer.ID]struct{} // nil = everyone holding the network key
+	log     *slog.Logger         // nil: refusals are not logged (the ok checks of discovery and Connect)
 }
 
 func (g allowGater) ok(p peer.ID) bool {
@@ -28,8 +31,15 @@ func (g allowGater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return g
 // Noise handshake has authenticated it, in InterceptSecured.
 func (g allowGater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
-func (g allowGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return g.ok(p)
+func (g allowGater) InterceptSecured(dir network.Direction, p peer.ID, addrs network.ConnMultiaddrs) bool {
+	if g.ok(p) {
+		return true
+	}
+	if g.log != nil {
+		// A refused peer redials with backoff (30 s at most between attempts), so this stays rare.
+		g.log.Warn("connection refused: peer not on the allowlist", "peer", p, "direction", dir, "remote", addrs.RemoteMultiaddr())
+	}
+	return false
 }
 
 func (g allowGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }

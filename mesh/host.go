@@ -43,6 +43,7 @@ type Host struct {
 	guard  *replayGuard
 	book   *peerBook
 	stats  *validationStats
+	pen    *penalties
 	live   *liveness
 	scores atomic.Pointer[map[peer.ID]float64]
 	policy atomic.Pointer[policyBox]
@@ -84,6 +85,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		guard:     newReplayGuard(replayWindow, maxTrackedSenders),
 		book:      newPeerBook(),
 		stats:     newValidationStats(),
+		pen:       newPenalties(time.Now),
 		live:      newLiveness(),
 		connected: make(chan peer.ID, 64),
 		exchanged: make(chan peer.ID, 64),
@@ -166,7 +168,7 @@ func newLibp2pHost(c *config, bw *metrics.BandwidthCounter) (host.Host, error) {
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.BandwidthReporter(bw),
-		libp2p.ConnectionGater(allowGater{allowed: c.allowlist}),
+		libp2p.ConnectionGater(allowGater{allowed: c.allowlist, log: c.logger.With("component", "mesh")}),
 		libp2p.ConnectionManager(cm),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,7 +145,8 @@ func TestAllowlist(t *testing.T) {
 	ctx := timeout(t, 20*time.Second)
 	friend := newTestHost(t, ctx)
 	stranger := newTestHost(t, ctx)
-	guarded := newTestHost(t, ctx, WithAllowlist(friend.ID()))
+	var logs lockedBuffer
+	guarded := newTestHost(t, ctx, WithAllowlist(friend.ID()), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 
 	if err := friend.Connect(ctx, addrInfo(guarded)); err != nil {
 		t.Fatalf("allowed peer: %v", err)
@@ -168,6 +171,29 @@ func TestAllowlist(t *testing.T) {
 	if ps := guarded.ConnectedPeers(); len(ps) != 1 || ps[0] != friend.ID() {
 		t.Fatalf("guarded peers = %v, want only the friend", ps)
 	}
+	// The inbound refusal is logged with its reason and the peer.
+	eventually(t, ctx, "the refusal logged", func() bool {
+		l := logs.String()
+		return strings.Contains(l, "not on the allowlist") && strings.Contains(l, stranger.ID().String())
+	})
+}
+
+// lockedBuffer is a log sink safe for the host's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestPeerInfo(t *testing.T) {

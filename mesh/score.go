@@ -19,9 +19,10 @@ const (
 )
 
 // scoreParams builds gossipsub's peer-score parameters with per-topic
-// params for our control topics, so invalid deliveries (P4) count.
+// params for our control topics, so invalid deliveries (P4) count, and app
+// as the application-specific score (P5).
 // IP colocation is off: test nets and docker nets share one address.
-func scoreParams(topics []string) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
+func scoreParams(topics []string, app func(peer.ID) float64) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
 	tp := make(map[string]*pubsub.TopicScoreParams, len(topics))
 	for _, t := range topics {
 		tp[t] = &pubsub.TopicScoreParams{
@@ -41,7 +42,7 @@ func scoreParams(topics []string) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThr
 		SkipAtomicValidation:      true,
 		Topics:                    tp,
 		TopicScoreCap:             20,
-		AppSpecificScore:          func(peer.ID) float64 { return 0 },
+		AppSpecificScore:          app, // Penalize: misbehaviour outside gossipsub's view
 		AppSpecificWeight:         1,
 		BehaviourPenaltyWeight:    -1,
 		BehaviourPenaltyThreshold: 6,

@@ -38,11 +38,14 @@ func (m *Host) validator(k wire.Kind) pubsub.ValidatorEx {
 		v, reason := m.check(k, msg)
 		m.stats.add(v, reason)
 		if v != Accept {
-			m.log.Debug("control message dropped", "verdict", v, "reason", reason, "kind", k,
-				"author", msg.GetFrom(), "from", src, "bytes", len(msg.GetData()))
+			attrs := []any{"verdict", v, "reason", reason, "kind", k, "author", msg.GetFrom(), "from", src, "bytes", len(msg.GetData())}
 			if v == Ignore {
+				m.log.Debug("control message dropped", attrs...)
 				return pubsub.ValidationIgnore
 			}
+			// A reject costs the sender score; a few put it under the graylist threshold, after which
+			// its RPCs are no longer validated, so these warnings stay bounded per peer.
+			m.log.Warn("control message rejected", attrs...)
 			return pubsub.ValidationReject
 		}
 		return pubsub.ValidationAccept
@@ -115,6 +118,10 @@ func (s *validationStats) add(v Verdict, reason string) {
 	if reason != "" {
 		key += ":" + reason
 	}
+	s.addKey(key)
+}
+
+func (s *validationStats) addKey(key string) {
 	s.mu.Lock()
 	s.n[key]++
 	s.mu.Unlock()
@@ -128,7 +135,7 @@ func (s *validationStats) snapshot() map[string]uint64 {
 
 // ValidationStats returns counters of control-message validation outcomes
 // keyed "accept", "reject:<reason>" or "ignore:<reason>" (reasons are the
-// Reason* constants), plus "ignore:dropped:slow-subscriber". Messages that
-// gossipsub itself refuses (bad or missing signatures) never reach our
+// Reason* constants), plus "ignore:dropped:slow-subscriber" and, for
+// Penalize, "penalty:<reason>". Messages that gossipsub itself refuses (bad or missing signatures) never reach our
 // validator and show only in peer scores.
 func (m *Host) ValidationStats() map[string]uint64 { return m.stats.snapshot() }

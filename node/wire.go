@@ -28,6 +28,12 @@ const BodyVersion = 1
 // MaxBodyBytes caps a control body; anything larger is refused before decoding.
 const MaxBodyBytes = 4 << 10
 
+// MaxBlobBytes is the largest model or update blob a node accepts. A manifest declaring a larger blob
+// (Body.Size) is refused by the validator before anything is fetched, and so costs its author score;
+// fetches pass the declared size (or this cap) as the blob protocol's limit, which refuses a larger
+// announcement before buffering any of it.
+const MaxBlobBytes = 256 << 20
+
 // ErrBadMessage is wrapped by every control message decoding error.
 var ErrBadMessage = errors.New("bad control message")
 
@@ -42,6 +48,9 @@ type Body struct {
 	LeaseExpiry int64    `json:"lease_expiry,omitempty"` // unix ms, informational: receivers use LeaseMs on their own clock
 	Global      string   `json:"global,omitempty"`
 	Update      string   `json:"update,omitempty"`
+	// Size is the byte length of the blob the message names (Update in an update manifest, else
+	// Global); 0 = not declared.
+	Size int64 `json:"size,omitempty"`
 }
 
 // Encode marshals b; it fails when the result would exceed MaxBodyBytes.
@@ -94,6 +103,10 @@ func (m Body) check(k wire.Kind) error {
 		return bad("%d modalities (max 16)", len(m.Modalities))
 	case m.LeaseMs < 0:
 		return bad("negative lease")
+	case m.Size < 0 || m.Size > MaxBlobBytes:
+		return bad("declared blob size %d bytes outside [0, %d]", m.Size, MaxBlobBytes)
+	case m.Size > 0 && m.Global == "" && m.Update == "":
+		return bad("blob size declared without a blob")
 	}
 	for _, mod := range m.Modalities {
 		if mod == "" || len(mod) > 32 {

@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mlecs/mlecs/mesh"
 	"github.com/mlecs/mlecs/mesh/wire"
 )
 
@@ -18,6 +22,8 @@ func TestBodyRoundTrip(t *testing.T) {
 		{wire.KindAnchor, Body{Role: RoleAnchor, Release: true}},
 		{wire.KindRound, Body{Global: hB}},
 		{wire.KindUpdate, Body{Update: hC}},
+		{wire.KindUpdate, Body{Update: hC, Size: 49705}},
+		{wire.KindRound, Body{Global: hB, Size: MaxBlobBytes}},
 	} {
 		enc, err := tc.b.Encode()
 		if err != nil {
@@ -27,7 +33,7 @@ func TestBodyRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v (%s)", tc.k, err, enc)
 		}
-		if got.V != BodyVersion || got.Global != tc.b.Global || got.Update != tc.b.Update || got.Role != tc.b.Role {
+		if got.V != BodyVersion || got.Global != tc.b.Global || got.Update != tc.b.Update || got.Role != tc.b.Role || got.Size != tc.b.Size {
 			t.Fatalf("%v: round trip %+v -> %+v", tc.k, tc.b, got)
 		}
 	}
@@ -55,6 +61,9 @@ func TestDecodeBodyRejects(t *testing.T) {
 		{"empty modality", wire.KindHeartbeat, `{"v":1,"role":"edge","modalities":[""]}`},
 		{"oversized", wire.KindHeartbeat, `{"v":1,"role":"edge","anchor":"` + strings.Repeat("x", MaxBodyBytes) + `"}`},
 		{"unknown kind", wire.Kind(9), `{"v":1}`},
+		{"oversized blob declared", wire.KindUpdate, `{"v":1,"update":"` + hC + `","size":268435457}`},
+		{"negative blob size", wire.KindRound, `{"v":1,"global":"` + hB + `","size":-1}`},
+		{"size without blob", wire.KindHeartbeat, `{"v":1,"role":"edge","size":10}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,4 +94,26 @@ func FuzzDecodeBody(f *testing.F) {
 			t.Fatalf("re-decode: %v %+v vs %+v", err, again, body)
 		}
 	})
+}
+
+// TestPolicyRefusesOversizedDeclaration: an update or round manifest that declares a blob over
+// MaxBlobBytes is rejected by the node's validator (a mesh Reject, which costs the sender gossipsub
+// score) before anything is fetched; one at the cap passes.
+func TestPolicyRefusesOversizedDeclaration(t *testing.T) {
+	n := &Node{m: newNodeMetrics(prometheus.NewRegistry())}
+	n.fence.Store(1)
+	for _, tc := range []struct {
+		kind wire.Kind
+		body string
+		want mesh.Verdict
+	}{
+		{wire.KindUpdate, `{"v":1,"update":"` + hC + `","size":268435456}`, mesh.Accept},
+		{wire.KindUpdate, `{"v":1,"update":"` + hC + `","size":268435457}`, mesh.Reject},
+		{wire.KindRound, `{"v":1,"global":"` + hB + `","size":9000000000}`, mesh.Reject},
+	} {
+		env := &wire.Envelope{Kind: tc.kind, Term: 1, Body: []byte(tc.body)}
+		if got := n.Check(peer.ID("x"), env); got != tc.want {
+			t.Errorf("%v %s: verdict %v, want %v", tc.kind, tc.body, got, tc.want)
+		}
+	}
 }

@@ -167,6 +167,9 @@ func (s *Store) putBlob(ctx context.Context, r io.Reader, size int64, want *Hash
 
 // commitBlobManifest makes the blob visible; dup reports it already existed.
 func (s *Store) commitBlobManifest(m *blobManifest) (dup bool, err error) {
+	if err := s.checkSpace("blob manifest", int64(len(blobManifestKey(m.hash))+len(m.encode()))); err != nil {
+		return false, err
+	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	err = s.do(func(db *badger.DB) error {

@@ -98,6 +98,9 @@ func (s *Store) commitCkptManifest(m *ckptManifest) (*ckptManifest, error) {
 	if err := s.injected("checkpoint manifest", 0); err != nil {
 		return nil, err
 	}
+	if err := s.checkSpace("checkpoint manifest", int64(len(raw))); err != nil {
+		return nil, err
+	}
 	var old *ckptManifest
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()

@@ -14,6 +14,9 @@ var (
 	ErrClosed = errors.New("storage: closed")
 	// ErrLocked: the directory is in use by another process.
 	ErrLocked = errors.New("storage: directory locked")
+	// ErrNoSpace: the file system's free space is below the store's reserve (WithMinFreeSpace);
+	// nothing was written. Deletes are still accepted, to free space.
+	ErrNoSpace = errors.New("storage: no space left on device")
 	// ErrInvalid: an argument (name, shape, option) is malformed.
 	ErrInvalid = errors.New("storage: invalid argument")
 )

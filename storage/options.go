@@ -37,6 +37,7 @@ type config struct {
 	inMemory          bool
 	maxBlobSize       int64
 	maxCheckpointSize int64
+	minFree           int64
 }
 
 func defaultConfig() config {
@@ -44,6 +45,7 @@ func defaultConfig() config {
 		logger:            slog.Default(),
 		maxBlobSize:       defaultMaxBlobSize,
 		maxCheckpointSize: defaultMaxCheckpointSize,
+		minFree:           defaultMinFree,
 	}
 }
 
@@ -85,6 +87,19 @@ func WithMaxCheckpointSize(n int64) Option {
 			return fmt.Errorf("%w: WithMaxCheckpointSize(%d): want 1..%d bytes", ErrInvalid, n, int64(limitMaxObject))
 		}
 		c.maxCheckpointSize = n
+		return nil
+	}
+}
+
+// WithMinFreeSpace sets the free space (bytes) the store keeps on its file system: a write that would
+// leave less fails with ErrNoSpace instead of reaching Badger, whose memory-mapped files crash the
+// process when the disk is full (see space.go). Default 32 MiB; 0 disables the check (Linux only).
+func WithMinFreeSpace(n int64) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("%w: WithMinFreeSpace(%d): want >= 0 bytes", ErrInvalid, n)
+		}
+		c.minFree = n
 		return nil
 	}
 }

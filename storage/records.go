@@ -12,6 +12,9 @@ import (
 
 // putRecord and getRecord are the single-key helpers behind the peer book and node state.
 func (s *Store) putRecord(what string, k, v []byte) error {
+	if err := s.checkSpace("put "+what, int64(len(k)+len(v))); err != nil {
+		return err
+	}
 	err := s.do(func(db *badger.DB) error {
 		return db.Update(func(txn *badger.Txn) error { return txn.Set(k, v) })
 	})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,6 +133,11 @@ type op struct {
 func (s *Store) commitOps(ops []op) error {
 	if len(ops) == 0 {
 		return nil
+	}
+	if slices.ContainsFunc(ops, func(o op) bool { return !o.del }) {
+		if err := s.checkSpace("write batch", opsBytes(ops)); err != nil {
+			return err
+		}
 	}
 	return s.do(func(db *badger.DB) error {
 		txn := db.NewTransaction(true)

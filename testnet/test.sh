@@ -287,11 +287,6 @@ for who in outsider stranger; do
 	fi
 done
 
-# ---- storage checks ---------------------------------------------------------------------------------------
-# Reserved for testnet/storage_checks.sh (written separately). To enable, the lead adds here:
-#   source "$TN_DIR/storage_checks.sh"
-# It runs with the net up, after the fault checks, and may use record/wait_for/budget/field like those.
-
 # ---- g: edge memory -------------------------------------------------------------------------------------
 t=$(now_ms)
 limit=$((256 << 20))
@@ -308,6 +303,12 @@ if [[ -z $over ]]; then
 else
 	record "g  edge peak RSS < 256 MB" FAIL $(($(now_ms) - t)) "over the limit or killed: $over; peak VmHWM: $detail"
 fi
+
+# ---- h, i: storage faults (disk full, corrupted checkpoint) ---------------------------------------------
+# shellcheck source=testnet/storage_checks.sh
+source "$TN_DIR/storage_checks.sh"
+storage_check_disk_full edge3
+storage_check_corrupt_checkpoint edge4
 
 print_table
 exit "$FAILED"

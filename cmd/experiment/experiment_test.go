@@ -56,6 +56,17 @@ func TestConfig(t *testing.T) {
 					t.Errorf("got %+v out %q", c, out)
 				}
 			}},
+		{name: "attack", args: []string{"--dataset", "d", "--out", "o", "--edges", "10", "--attack", "signflip", "--attackers", "3",
+			"--attack-scale", "2.5", "--robust", "trimmed", "--trim", "0.3"},
+			check: func(t *testing.T, c exp.RunConfig, _ string) {
+				if c.Attack != exp.AttackSignFlip || c.Attackers != 3 || c.AttackScale != 2.5 || c.Robust != exp.RobustTrimmed || c.Trim != 0.3 {
+					t.Errorf("got %+v", c)
+				}
+			}},
+		{name: "attackers without attack", args: []string{"--dataset", "d", "--out", "o", "--attackers", "2"}, wantErr: "attackers"},
+		{name: "too many attackers", args: []string{"--dataset", "d", "--out", "o", "--edges", "3", "--attack", "scale", "--attackers", "4"}, wantErr: "attackers"},
+		{name: "bad attack", args: []string{"--dataset", "d", "--out", "o", "--attack", "lie", "--attackers", "1"}, wantErr: "attack"},
+		{name: "bad robust", args: []string{"--dataset", "d", "--out", "o", "--robust", "krum"}, wantErr: "robust"},
 		{name: "no out", args: []string{"--dataset", "d"}, wantErr: "--out"},
 		{name: "bad seeds", args: []string{"--dataset", "d", "--out", "o", "--seeds", "1,x"}, wantErr: "seeds"},
 		{name: "unknown method", args: []string{"--dataset", "d", "--out", "o", "--methods", "mlecs,fedmkt"}, wantErr: "fedmkt"},

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/mlecs/mlecs/cmd/baseline"
 	"github.com/mlecs/mlecs/cmd/commbudget"
 	"github.com/mlecs/mlecs/cmd/data"
 	evalcmd "github.com/mlecs/mlecs/cmd/eval"
@@ -13,6 +14,7 @@ import (
 	"github.com/mlecs/mlecs/cmd/pretrain"
 	"github.com/mlecs/mlecs/cmd/score"
 	"github.com/mlecs/mlecs/cmd/status"
+	"github.com/mlecs/mlecs/cmd/store"
 	"github.com/mlecs/mlecs/cmd/testnet"
 	"github.com/mlecs/mlecs/cmd/train"
 )
@@ -20,6 +22,7 @@ import (
 // subcommands lists every top-level command; one line per command package.
 func subcommands() []*cobra.Command {
 	return []*cobra.Command{
+		baseline.NewCmd(),
 		commbudget.NewCmd(),
 		data.NewCmd(),
 		evalcmd.NewCmd(),
@@ -30,6 +33,7 @@ func subcommands() []*cobra.Command {
 		pretrain.NewCmd(),
 		score.NewCmd(),
 		status.NewCmd(),
+		store.NewCmd(),
 		testnet.NewCmd(),
 		train.NewCmd(),
 	}

@@ -63,6 +63,15 @@ type RunConfig struct {
 	// EvalInitial also evaluates every model before its first round (Outcome.Initial).
 	EvalInitial bool `json:"eval_initial"`
 
+	// Attack makes the first Attackers edges poison the shared-LoRA delta they upload (AttackSignFlip:
+	// -AttackScale x delta; AttackScale: AttackScale x delta); "" runs every edge honestly.
+	Attack      string  `json:"attack"`
+	Attackers   int     `json:"attackers"`
+	AttackScale float64 `json:"attack_scale"`
+	// Robust is the anchor's aggregation rule: RobustNone, RobustTrimmed (Trim per end) or RobustMedian.
+	Robust string  `json:"robust"`
+	Trim   float64 `json:"trim"`
+
 	WorkDir  string       `json:"-"` // node stores, sessions, pretrained base; "": a temp dir removed at the end
 	Progress io.Writer    `json:"-"` // one line per round; nil: none
 	Log      *slog.Logger `json:"-"` // nil: discard
@@ -72,7 +81,8 @@ type RunConfig struct {
 func DefaultRunConfig() RunConfig {
 	return RunConfig{Edges: 3, ModalityPlan: PlanMixed, Rounds: 5, Seeds: []uint64{1}, Methods: []string{"mlecs", "local", "fedavg"},
 		Preset: "tiny", PretrainSteps: 200, PublicFraction: 0.1, Steps: 20, PublicSteps: 5, AnchorSteps: 10, Predictions: 4,
-		Batch: 16, LR: 5e-3, Codec: "fp32", TestSamples: 64, RoundDeadline: 30 * time.Minute}
+		Batch: 16, LR: 5e-3, Codec: "fp32", TestSamples: 64, RoundDeadline: 30 * time.Minute,
+		AttackScale: 1, Robust: RobustNone, Trim: 0.3}
 }
 
 // Validate names the first invalid field.
@@ -119,6 +129,9 @@ func (c *RunConfig) Validate() error {
 	if _, err := payload.ParseCodec(c.Codec); err != nil {
 		return fmt.Errorf("%w: codec: %w", ErrRunConfig, err)
 	}
+	if err := c.validateAttack(); err != nil {
+		return err
+	}
 	for i, s := range c.Seeds {
 		if slices.Contains(c.Seeds[:i], s) {
 			return bad("seeds", s, "each seed once")
@@ -157,6 +170,7 @@ type MeshStat struct {
 	EdgeFetched     int64
 	AnchorFetched   int64
 	LastGlobalBytes int64
+	Rejected        int // updates the anchor's aggregation rejected over the run (attacks, robust caps)
 }
 
 // InitialEval is a model's evaluation before its first round (RunConfig.EvalInitial); Node is the

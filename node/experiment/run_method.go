@@ -100,7 +100,8 @@ func runMethod(ctx context.Context, c RunConfig, w *world, work string, pool *nn
 	if err != nil {
 		return mo, err
 	}
-	a, err := federated.NewAnchor(federated.AnchorConfig{RunID: runID, Components: comp, Steps: c.AnchorSteps, Train: tc, Log: c.Log},
+	a, err := federated.NewAnchor(federated.AnchorConfig{RunID: runID, Components: comp, Steps: c.AnchorSteps, Train: tc, Log: c.Log,
+		Aggregation: c.aggregationOptions()},
 		as.sess.Model, shared, pub, pool)
 	if err != nil {
 		return mo, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -215,7 +216,7 @@ func (w *world) settings(c RunConfig) map[string]string {
 	if w.byGroup {
 		part = "group"
 	}
-	return map[string]string{
+	s := map[string]string{
 		"edges": strconv.Itoa(c.Edges), "modality_plan": c.ModalityPlan, "edge_modalities": strings.Join(plan, " "),
 		"partition": part, "public_fraction": strconv.FormatFloat(c.PublicFraction, 'g', -1, 64),
 		"public_samples": strconv.Itoa(len(w.public)), "missing_rate": strconv.FormatFloat(c.MissingRate, 'g', -1, 64),
@@ -224,6 +225,8 @@ func (w *world) settings(c RunConfig) map[string]string {
 		"batch": strconv.Itoa(c.Batch), "lr": strconv.FormatFloat(c.LR, 'g', -1, 64), "codec": c.Codec,
 		"transport": "in-process libp2p mesh on loopback (1 anchor + N edges) for communicating methods",
 	}
+	maps.Copy(s, c.attackSettings())
+	return s
 }
 
 // session returns the model template and examples of a modality set under a seed (built once).

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlecs/mlecs/storage"
+	"github.com/mlecs/mlecs/storage/storagetest"
+)
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := NewCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// nodeStore makes a node-like data dir: <dir>/db with global checkpoints of rounds 0..3 naming blobs.
+func nodeStore(t *testing.T) (dataDir string) {
+	t.Helper()
+	ctx := context.Background()
+	dataDir = t.TempDir()
+	s, err := storage.Open(filepath.Join(dataDir, "db"), storage.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for r := uint64(0); r <= 3; r++ {
+		h, err := s.PutBlobBytes(ctx, bytes.Repeat([]byte{byte(r)}, 5000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveCheckpoint(ctx, &storage.Checkpoint{Kind: "global", Term: 1, Round: r, Meta: map[string]string{"blob": h.String()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dataDir
+}
+
+func TestCheck(t *testing.T) {
+	dir := nodeStore(t)
+	out, err := run(t, "check", dir)
+	if err != nil {
+		t.Fatalf("intact store: %v\n%s", err, out)
+	}
+	for _, want := range []string{"blobs: 4 verified (20000 bytes), 0 damaged", "resumes from: global term 1 round 3", "0 damaged"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	if _, _, err := storagetest.DamageNewestCheckpoint(filepath.Join(dir, "db"), "global"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "check", "--json", filepath.Join(dir, "db"))
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("damaged store: err %v, want ErrDamaged\n%s", err, out)
+	}
+	var rep Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if rep.Damaged != 1 || len(rep.Checkpoints) != 4 || rep.Newest["global"] != (Resume{Term: 1, Round: 2}) || rep.Blobs.Verified != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	last := rep.Checkpoints[3]
+	if last.OK || last.Round != 3 || !strings.Contains(last.Error, "corrupt") {
+		t.Fatalf("newest checkpoint line %+v, want damaged round 3", last)
+	}
+	out, err = run(t, "check", "--no-blobs", dir)
+	if !errors.Is(err, ErrDamaged) || strings.Contains(out, "blobs:") || !strings.Contains(out, "DAMAGED") {
+		t.Fatalf("--no-blobs: %v\n%s", err, out)
+	}
+}
+
+func TestCheckUsage(t *testing.T) {
+	empty := t.TempDir()
+	if _, err := run(t, "check", empty); !errors.Is(err, ErrUsage) {
+		t.Fatalf("dir without a store: %v, want ErrUsage", err)
+	}
+	if _, err := run(t, "check"); err == nil {
+		t.Fatal("no DIR accepted")
+	}
+	// A running node holds the lock: the check refuses and says why.
+	dir := nodeStore(t)
+	s, err := storage.Open(filepath.Join(dir, "db"), storage.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := run(t, "check", dir); !errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), "stop the node") {
+		t.Fatalf("locked store: %v", err)
+	}
+}

@@ -1,0 +1,135 @@
+package soak_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlecs/mlecs/node/experiment"
+	"github.com/mlecs/mlecs/node/soak"
+	"github.com/mlecs/mlecs/training/dataset/datatest"
+	"github.com/mlecs/mlecs/training/dataset/datatest/subset"
+)
+
+// TestSoak runs ML-ECS (tiny preset, real emoji subset, one pinned anchor and two edges as real nodes
+// on loopback) for MLECS_SOAK_ROUNDS rounds, samples RSS, goroutines, open fds and the stores' disk use
+// after every round, and fails when a slope after warm-up (the first tenth of the rounds, at least 10)
+// exceeds its threshold (soak.MaxRSSSlope, MaxGoroutineSlope, MaxFDSlope). `make soak` runs 200
+// rounds and keeps soak.csv, soak.png and goroutine/heap profiles in MLECS_SOAK_OUT (default: a temp
+// dir). Without MLECS_SOAK_ROUNDS it is skipped: a run short enough for `make test` (20 rounds) ends
+// before the per-round deadline timers of the first rounds have expired (each holds a goroutine for
+// the round deadline), so its goroutine slope would measure that ramp, not a leak. The RSS slope is
+// judged only on runs of 100 rounds or more: over fewer the GC cycle's swing dominates it.
+func TestSoak(t *testing.T) {
+	v := os.Getenv("MLECS_SOAK_ROUNDS")
+	if v == "" || testing.Short() {
+		t.Skip("soak: set MLECS_SOAK_ROUNDS (make soak runs 200 rounds, about 10 minutes)")
+	}
+	rounds, err := strconv.Atoi(v)
+	if err != nil || rounds < 20 {
+		t.Fatalf("MLECS_SOAK_ROUNDS=%q: want an integer >= 20", v)
+	}
+	out := os.Getenv("MLECS_SOAK_OUT")
+	if out == "" {
+		out = t.TempDir()
+	}
+	warmup := max(10, rounds/10)
+	judgeRSS := rounds >= 100
+
+	data := datatest.SharedData(t)
+	ds := filepath.Join(t.TempDir(), "emoji")
+	subset.Emoji(t, ds)
+	c := experiment.DefaultRunConfig()
+	c.Dataset, c.BPEDir, c.WorkDir = ds, filepath.Join(data, "gpt2-bpe"), t.TempDir()
+	c.Edges, c.ModalityPlan, c.Rounds, c.Seeds, c.Methods = 2, experiment.PlanMixed, rounds, []uint64{1}, []string{"mlecs"}
+	// Small enough for about a second per round on two shared cores; every part of a round (local and
+	// public steps, predictions, anchor tuning, evaluation) still runs.
+	c.TrainSamples, c.TestSamples, c.PretrainSteps = 160, 8, 20
+	c.PublicFraction, c.Steps, c.PublicSteps, c.AnchorSteps, c.Predictions, c.Batch = 0.2, 3, 1, 3, 4, 8
+	// The anchor's round deadline holds one goroutine per round for its length (node/actions.go,
+	// ActArmDeadline), so the goroutine count levels off only after deadline/round-time rounds: 20 s
+	// (about 10 rounds) keeps that inside the warm-up while leaving slow rounds on a busy machine
+	// far from the deadline. It also sets the blob retention to its 5-minute floor (node/prune.go),
+	// so rounds after the first five minutes run with pruning.
+	c.RoundDeadline = 20 * time.Second
+	verbose := testing.Verbose()
+	sampler := soak.NewSampler(filepath.Join(c.WorkDir, "mesh"), func(s soak.Sample) {
+		// Goroutine stacks and heap profiles at the start and end of the fit, to name a leak when there
+		// is one: diff the goroutine files; go tool pprof -base heap-rW.pb.gz heap-rN.pb.gz.
+		if s.Round == warmup || s.Round == rounds {
+			if err := writeProfiles(out, s.Round); err != nil {
+				t.Error(err)
+			}
+		}
+		if verbose && (s.Round%10 == 0 || s.Round == 1) {
+			fmt.Printf("round %4d  %6.1fs  rss %6.1f MiB  goroutines %4d  fds %3d\n", s.Round, s.Elapsed.Seconds(),
+				float64(s.RSS)/(1<<20), s.Goroutines, s.FDs)
+		}
+	})
+	c.Progress = sampler
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rounds)*30*time.Second+5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if _, err := experiment.Execute(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := sampler.Err(); err != nil {
+		t.Fatal(err)
+	}
+	samples := sampler.Samples()
+	if len(samples) != rounds {
+		t.Fatalf("%d samples for %d rounds", len(samples), rounds)
+	}
+	ms := soak.DefaultMetrics()
+	if !judgeRSS {
+		ms[0].MaxSlope = 0
+	}
+	rep, err := soak.Analyze(samples, warmup, ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tbl strings.Builder
+	if err := rep.WriteTable(&tbl); err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Since(start)
+	t.Logf("%d rounds in %v (%.2f s/round after setup):\n%s", rounds, wall.Round(time.Second),
+		(samples[len(samples)-1].Elapsed-samples[0].Elapsed).Seconds()/float64(len(samples)-1), tbl.String())
+	if err := soak.WriteOutputs(out, samples, rep); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s and %s", filepath.Join(out, soak.CSVFile), filepath.Join(out, soak.PlotFile))
+	for _, f := range rep.Failed() {
+		t.Errorf("%s grows by %g %s per round after warm-up (threshold %g)", f.Metric.Name, f.Slope, f.Metric.Unit, f.Metric.MaxSlope)
+	}
+}
+
+// writeProfiles writes goroutines-rN.txt (stacks with counts, pprof debug=1) and heap-rN.pb.gz.
+func writeProfiles(dir string, round int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		name, file string
+		debug      int
+	}{{"goroutine", fmt.Sprintf("goroutines-r%d.txt", round), 1}, {"heap", fmt.Sprintf("heap-r%d.pb.gz", round), 0}} {
+		f, err := os.Create(filepath.Join(dir, p.file))
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup(p.name).WriteTo(f, p.debug); err != nil {
+			f.Close()
+			return fmt.Errorf("%s profile: %w", p.name, err)
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
