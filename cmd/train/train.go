@@ -23,6 +23,7 @@ var ErrUsage = errors.New("usage")
 
 type options struct {
 	dataset, preset, out, base, bpe, modalities string
+	encoder                                     string
 	epochs, batch, threads, pretrainSteps       int
 	lr, weightDecay, clip, cclWeight, cclTau    float64
 	seed                                        uint64
@@ -39,7 +40,7 @@ func NewCmd() *cobra.Command {
 		Long: "train builds M = {encoders, connector, GPT-2 backbone}: the backbone's base weights come from --base\n" +
 			"(a directory written by `mlecs pretrain`, or a Hugging Face GPT-2 .safetensors file used with the full\n" +
 			"GPT-2 vocabulary) and stay frozen; the encoders, connector, CCL projection and LoRA adapters are trained\n" +
-			"with the generation loss of the target text after [soft prompt; \"Describe:\"] plus the CCL loss\n" +
+			"with the generation loss of the target text after [soft prompt; text inputs; \"Describe:\"] plus the CCL loss\n" +
 			"(--no-ccl turns it off). Without --base, a base LM is first pretrained on the dataset's train text for\n" +
 			"--pretrain-steps steps into OUT/base. A checkpoint is written to OUT every epoch; --resume continues from\n" +
 			"the newest one (same flags: the result is bit-identical to an uninterrupted run).",
@@ -69,6 +70,7 @@ func NewCmd() *cobra.Command {
 	f.Float64Var(&o.cclTau, "ccl-tau", o.cclTau, "temperature of the CCL loss")
 	f.Uint64Var(&o.seed, "seed", o.seed, "seed of initialisation and data order")
 	f.BoolVar(&o.noCCL, "no-ccl", false, "disable the cross-modal contrastive loss")
+	f.StringVar(&o.encoder, "encoder", model.EncoderTransformer, "image and series encoder: transformer (patches) or cnn")
 	f.BoolVar(&o.resume, "resume", false, "continue from the newest checkpoint in --out")
 	return cmd
 }
@@ -87,6 +89,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: --ccl-weight %v must be >= 0 and --ccl-tau %v > 0", ErrUsage, o.cclWeight, o.cclTau)
 	case o.threads < 0:
 		return fmt.Errorf("%w: --threads %d", ErrUsage, o.threads)
+	case o.encoder != model.EncoderTransformer && o.encoder != model.EncoderCNN:
+		return fmt.Errorf("%w: --encoder %q (want %s or %s)", ErrUsage, o.encoder, model.EncoderTransformer, model.EncoderCNN)
 	}
 	return nil
 }
@@ -124,7 +128,7 @@ func (o *options) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 			mods = strings.Split(o.modalities, ",")
 		}
 		sess, err = model.Setup(ctx, ds, o.out, model.SetupOptions{Preset: o.preset, Modalities: mods, Base: base, BPEDir: bpe,
-			CCL: !o.noCCL, CCLWeight: o.cclWeight, CCLTau: o.cclTau, MaxBatch: o.batch, Seed: o.seed,
+			CCL: !o.noCCL, CCLWeight: o.cclWeight, CCLTau: o.cclTau, MaxBatch: o.batch, Seed: o.seed, Encoder: o.encoder,
 			Features: dataset.DefaultConfig(), Pool: pool})
 		if err != nil {
 			return err

@@ -26,7 +26,17 @@ type ModalityConfig struct {
 	Depth int    `json:"depth"`
 	Heads int    `json:"heads"`
 	Patch int    `json:"patch"` // image: square side; series: steps; text: unused
+	// Encoder is the architecture of an image or series encoder: "" or EncoderTransformer (patches +
+	// transformer), or EncoderCNN (strided convolutions: Depth+1 layers of Width channels, kernel 3,
+	// stride 2). Text encoders are always token embeddings + transformer.
+	Encoder string `json:"encoder,omitempty"`
 }
+
+// Encoder architectures of ModalityConfig.Encoder.
+const (
+	EncoderTransformer = "transformer"
+	EncoderCNN         = "cnn"
+)
 
 // Config is the shape of a model; it is saved as model.json so that a loaded model is the same model.
 type Config struct {
@@ -38,13 +48,16 @@ type Config struct {
 	SoftTokens      int              `json:"soft_tokens"` // P
 	InstructionText string           `json:"instruction_text"`
 	Instruction     []int32          `json:"instruction"` // token ids of InstructionText
-	MaxTarget       int              `json:"max_target"`  // target tokens incl. the end token
-	EOT             int32            `json:"eot"`
-	MaxBatch        int              `json:"max_batch"`
-	CCL             bool             `json:"ccl"`
-	CCLWeight       float64          `json:"ccl_weight"`
-	CCLTau          float64          `json:"ccl_tau"`
-	Seed            uint64           `json:"seed"`
+	// PromptTokens is how many tokens of the text modalities the backbone reads in its prompt, after the
+	// soft tokens and before the instruction (0: text reaches the backbone only through the connector).
+	PromptTokens int     `json:"prompt_tokens"`
+	MaxTarget    int     `json:"max_target"` // target tokens incl. the end token
+	EOT          int32   `json:"eot"`
+	MaxBatch     int     `json:"max_batch"`
+	CCL          bool    `json:"ccl"`
+	CCLWeight    float64 `json:"ccl_weight"`
+	CCLTau       float64 `json:"ccl_tau"`
+	Seed         uint64  `json:"seed"`
 }
 
 // EncoderPreset is the default encoder shape of a preset.
@@ -81,9 +94,9 @@ func DefaultPatch(kind string, shape []int) int {
 	return 1
 }
 
-// seqLen is the longest token row: the instruction and the target with its end token, minus the last
+// seqLen is the longest token row: the prompt text, the instruction and the target with its end token, minus the last
 // token (which is only a prediction target).
-func (c Config) seqLen() int { return len(c.Instruction) + c.MaxTarget - 1 }
+func (c Config) seqLen() int { return c.PromptTokens + len(c.Instruction) + c.MaxTarget - 1 }
 
 // Validate reports the first unusable field.
 func (c Config) Validate() error {
@@ -97,11 +110,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: latent %d, fused %d, soft tokens %d must be >= 1", ErrConfig, c.Latent, c.Fused, c.SoftTokens)
 	case len(c.Instruction) == 0:
 		return fmt.Errorf("%w: empty instruction", ErrConfig)
+	case c.PromptTokens < 0:
+		return fmt.Errorf("%w: prompt tokens %d < 0", ErrConfig, c.PromptTokens)
 	case c.MaxTarget < 2:
 		return fmt.Errorf("%w: max target %d < 2", ErrConfig, c.MaxTarget)
 	case c.SoftTokens+c.seqLen() > c.Backbone.MaxSeq:
-		return fmt.Errorf("%w: %d soft + %d instruction + %d target tokens exceed the backbone's %d positions",
-			ErrConfig, c.SoftTokens, len(c.Instruction), c.MaxTarget, c.Backbone.MaxSeq)
+		return fmt.Errorf("%w: %d soft + %d text + %d instruction + %d target tokens exceed the backbone's %d positions",
+			ErrConfig, c.SoftTokens, c.PromptTokens, len(c.Instruction), c.MaxTarget, c.Backbone.MaxSeq)
 	case c.EOT < 0 || int(c.EOT) >= c.Backbone.VocabSize:
 		return fmt.Errorf("%w: end token %d outside vocab %d", ErrConfig, c.EOT, c.Backbone.VocabSize)
 	case c.MaxBatch < 1:
@@ -126,6 +141,13 @@ func (c Config) Validate() error {
 		}
 		if len(m.Shape) != want {
 			return fmt.Errorf("%w: modality %q: shape %v, want %d dims", ErrConfig, m.Name, m.Shape, want)
+		}
+		switch {
+		case m.Encoder == "" || m.Encoder == EncoderTransformer:
+		case m.Encoder == EncoderCNN && m.Kind != KindText:
+		default:
+			return fmt.Errorf("%w: modality %q: encoder %q not available for kind %s (want %q or %q; text: %q)",
+				ErrConfig, m.Name, m.Encoder, m.Kind, EncoderTransformer, EncoderCNN, EncoderTransformer)
 		}
 	}
 	return nil

@@ -107,7 +107,7 @@ type Losses[F nn.Float] struct {
 }
 
 // Forward runs one batch and returns its loss: the mean cross-entropy of the target tokens and the end
-// token after [soft prompt; instruction], plus CCLWeight times the CCL loss when enabled (and B >= 2).
+// token after [soft prompt; text; instruction], plus CCLWeight times the CCL loss when enabled (and B >= 2).
 // Targets longer than MaxTarget-1 tokens are truncated.
 func (m *Model[F]) Forward(batch []Example) (Losses[F], error) {
 	soft, err := m.encode(batch)
@@ -115,21 +115,24 @@ func (m *Model[F]) Forward(batch []Example) (Losses[F], error) {
 		return Losses[F]{}, err
 	}
 	c := m.cfg
-	B, I := len(batch), len(c.Instruction)
-	longest := 0
+	B := len(batch)
+	Tt := 0 // longest prompt + target + end token, minus the last position
 	for b := range batch {
-		longest = max(longest, min(len(batch[b].Target), c.MaxTarget-1))
+		m.prompts[b] = m.prompt(&batch[b], m.prompts[b][:0])
+		Tt = max(Tt, len(m.prompts[b])+min(len(batch[b].Target), c.MaxTarget-1))
 	}
-	Tt := I + longest // instruction + target + end token, minus the last position
 	ids, targets := m.ids[:B*Tt], m.targets[:B*Tt]
 	for b := range batch {
 		tgt := batch[b].Target[:min(len(batch[b].Target), c.MaxTarget-1)]
 		row, trow := ids[b*Tt:(b+1)*Tt], targets[b*Tt:(b+1)*Tt]
-		// sequence s = instruction ++ target ++ EOT; input s[t], prediction target s[t+1]
+		// sequence s = prompt ++ target ++ EOT; input s[t], prediction target s[t+1]; the padding after
+		// it is never attended to by s (causal) and carries no loss.
+		prompt := m.prompts[b]
+		I := len(prompt)
 		L := I + len(tgt) + 1
 		at := func(t int) int32 {
 			if t < I {
-				return c.Instruction[t]
+				return prompt[t]
 			}
 			if t-I < len(tgt) {
 				return tgt[t-I]
@@ -257,7 +260,23 @@ func (m *Model[F]) Backward() error {
 	return nil
 }
 
-// Generate greedily decodes the target of every sample of batch after [soft prompt; instruction] and
+// prompt appends to dst the tokens the backbone reads after the soft prompt: the sample's text modalities
+// (in slot order, at most PromptTokens in all) and the instruction. Reading the text as tokens lets the
+// backbone attend to (and copy) its words, which a few soft tokens cannot carry.
+func (m *Model[F]) prompt(ex *Example, dst []int32) []int32 {
+	room := m.cfg.PromptTokens
+	for k, s := range m.slots {
+		if s.cfg.Kind != KindText || k >= len(ex.Tokens) || room == 0 {
+			continue
+		}
+		toks := ex.Tokens[k][:min(len(ex.Tokens[k]), s.cfg.size(), room)]
+		dst = append(dst, toks...)
+		room -= len(toks)
+	}
+	return append(dst, m.cfg.Instruction...)
+}
+
+// Generate greedily decodes the target of every sample of batch after [soft prompt; text; instruction] and
 // returns the token ids (without the end token).
 func (m *Model[F]) Generate(ctx context.Context, batch []Example) ([][]int32, error) {
 	soft, err := m.encode(batch)
@@ -271,7 +290,8 @@ func (m *Model[F]) Generate(ctx context.Context, batch []Example) ([][]int32, er
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("generate: %w", err)
 		}
-		ids, err := m.lm.Generate(ctx, m.cfg.Instruction, soft[b*PC:(b+1)*PC], s)
+		m.prompts[b] = m.prompt(&batch[b], m.prompts[b][:0])
+		ids, err := m.lm.Generate(ctx, m.prompts[b], soft[b*PC:(b+1)*PC], s)
 		if err != nil {
 			return nil, fmt.Errorf("generate sample %q: %w", batch[b].ID, err)
 		}

@@ -7,10 +7,18 @@ import (
 )
 
 // TestGradCheck compares Backward of the assembled model (encoders, connector, CCL projection, LoRA;
-// generation loss + CCL, with absent modalities) with float64 central differences.
+// generation loss + CCL, with absent modalities, with and without text in the prompt, transformer or CNN
+// image and series encoders) with float64 central differences.
 func TestGradCheck(t *testing.T) {
-	for _, ccl := range []bool{false, true} {
+	for _, c := range []struct {
+		ccl     bool
+		prompt  int
+		encoder string
+	}{{false, 0, ""}, {true, 0, ""}, {true, 3, EncoderTransformer}, {true, 3, EncoderCNN}} {
+		ccl := c.ccl
 		cfg := tinyConfig(t, ccl)
+		cfg.PromptTokens = c.prompt
+		cfg.Modalities[0].Encoder, cfg.Modalities[1].Encoder = c.encoder, c.encoder
 		m, err := New[float64](cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -51,7 +59,7 @@ func TestGradCheck(t *testing.T) {
 				g.Params[i] = old
 				num := (lp - lm) / (2 * eps)
 				if d := math.Abs(num - grads[i]); d > tol+1e-4*math.Abs(num) {
-					t.Errorf("ccl=%v group %s[%d]: analytic %.9g numeric %.9g", ccl, g.Name, i, grads[i], num)
+					t.Errorf("ccl=%v prompt=%d encoder=%q group %s[%d]: analytic %.9g numeric %.9g", ccl, c.prompt, c.encoder, g.Name, i, grads[i], num)
 				}
 				checked++
 			}

@@ -49,29 +49,30 @@ type Model[F nn.Float] struct {
 	cclW, cclG []F
 
 	// batch buffers
-	nb       int     // batch size of the last encode
-	fused    []F     // [B, Fused] of the last encode (the connector's view)
-	present  []bool  // [MaxBatch, K]
-	ids      []int32 // [MaxBatch, Tt]
-	targets  []int32 // [MaxBatch, Tt]
-	vecs     [][]F   // K views for the connector
-	dsoft    []F     // [MaxBatch, P*C]
-	textEmb  []F     // [MaxBatch, C] mean target-token embedding
-	anc      []F     // [MaxBatch, Ds] projected anchor
-	ancN     []F     // [MaxBatch, Ds] normalised anchor
-	ancNorm  []F     // [MaxBatch]
-	mRaw     []F     // [MaxBatch, K, Ds]
-	mN       []F     // [MaxBatch, K, Ds]
-	mNorm    []F     // [MaxBatch*K]
-	vol      []F     // [MaxBatch^2] (and logits/probs)
-	logits   []F     //
-	probsRow []F     //
-	probsCol []F     //
-	dAncN    []F     // [MaxBatch, Ds]
-	dAnc     []F     // [MaxBatch, Ds]
-	dmN      []F     // [MaxBatch, K, Ds]
-	dmRaw    []F     // [MaxBatch, K, Ds]
-	cclOn    bool    // the last Forward computed CCL
+	nb       int       // batch size of the last encode
+	fused    []F       // [B, Fused] of the last encode (the connector's view)
+	present  []bool    // [MaxBatch, K]
+	prompts  [][]int32 // [MaxBatch] per-sample prompt tokens (text modalities, instruction)
+	ids      []int32   // [MaxBatch, Tt]
+	targets  []int32   // [MaxBatch, Tt]
+	vecs     [][]F     // K views for the connector
+	dsoft    []F       // [MaxBatch, P*C]
+	textEmb  []F       // [MaxBatch, C] mean target-token embedding
+	anc      []F       // [MaxBatch, Ds] projected anchor
+	ancN     []F       // [MaxBatch, Ds] normalised anchor
+	ancNorm  []F       // [MaxBatch]
+	mRaw     []F       // [MaxBatch, K, Ds]
+	mN       []F       // [MaxBatch, K, Ds]
+	mNorm    []F       // [MaxBatch*K]
+	vol      []F       // [MaxBatch^2] (and logits/probs)
+	logits   []F       //
+	probsRow []F       //
+	probsCol []F       //
+	dAncN    []F       // [MaxBatch, Ds]
+	dAnc     []F       // [MaxBatch, Ds]
+	dmN      []F       // [MaxBatch, K, Ds]
+	dmRaw    []F       // [MaxBatch, K, Ds]
+	cclOn    bool      // the last Forward computed CCL
 	genLoss  F
 	cclLoss  F
 }
@@ -104,14 +105,27 @@ func New[F nn.Float](cfg Config, opts ...Option) (*Model[F], error) {
 		s := &slot[F]{cfg: mc, valid: make([]int32, MB), rows: make([]int, 0, MB), vec: make([]F, MB*Ds), dout: make([]F, MB*Ds)}
 		trunk := encoder.TrunkConfig{Width: mc.Width, Depth: mc.Depth, Heads: mc.Heads, Latent: Ds, MaxBatch: MB, Seed: cfg.Seed + 101*uint64(k+1)}
 		var err error
-		switch mc.Kind {
-		case KindImage:
+		switch {
+		case mc.Encoder == EncoderCNN:
+			// Images [H,W,Ch]; a series [L,Ch] is a 1-wide image, so kernels run along time only.
+			h, w, ch := mc.Shape[0], 1, mc.Shape[1]
+			if mc.Kind == KindImage {
+				w, ch = mc.Shape[1], mc.Shape[2]
+			}
+			layers := make([]int, mc.Depth+1)
+			for i := range layers {
+				layers[i] = mc.Width
+			}
+			s.enc, err = encoder.NewCNN[F](encoder.CNNConfig{Height: h, Width: w, Channels: ch, Layers: layers,
+				Kernel: 3, Stride: 2, Latent: Ds, MaxBatch: MB, Seed: trunk.Seed})
+			s.x = make([]F, MB*mc.size())
+		case mc.Kind == KindImage:
 			s.enc, err = encoder.NewImage[F](encoder.ImageConfig{Trunk: trunk, Height: mc.Shape[0], Width: mc.Shape[1], Channels: mc.Shape[2], Patch: mc.Patch})
 			s.x = make([]F, MB*mc.size())
-		case KindTimeseries, KindAudio:
+		case mc.Kind == KindTimeseries || mc.Kind == KindAudio:
 			s.enc, err = encoder.NewSeries[F](encoder.SeriesConfig{Trunk: trunk, Length: mc.Shape[0], Channels: mc.Shape[1], Patch: mc.Patch})
 			s.x = make([]F, MB*mc.size())
-		case KindText:
+		case mc.Kind == KindText:
 			s.enc, err = encoder.NewText[F](encoder.TextConfig{Trunk: trunk, Vocab: cfg.Backbone.VocabSize, MaxTokens: mc.Shape[0]})
 			s.ids = make([]int32, MB*mc.size())
 		}
@@ -141,6 +155,10 @@ func New[F nn.Float](cfg Config, opts ...Option) (*Model[F], error) {
 	Tt := cfg.seqLen()
 	m.present = make([]bool, MB*K)
 	m.ids, m.targets = make([]int32, MB*Tt), make([]int32, MB*Tt)
+	m.prompts = make([][]int32, MB)
+	for b := range m.prompts {
+		m.prompts[b] = make([]int32, 0, cfg.PromptTokens+len(cfg.Instruction))
+	}
 	m.vecs = make([][]F, K)
 	m.dsoft = make([]F, MB*cfg.SoftTokens*C)
 	m.textEmb, m.anc, m.ancN, m.ancNorm = make([]F, MB*C), make([]F, MB*Ds), make([]F, MB*Ds), make([]F, MB)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -228,5 +229,63 @@ func TestResumeBitIdentical(t *testing.T) {
 		if !slices.Equal(want[i].Data, got[i].Data) {
 			t.Errorf("group %s differs after resume", want[i].Name)
 		}
+	}
+}
+
+// TestTextPrompt checks the rows the backbone reads: [text tokens (at most PromptTokens); instruction;
+// target], so that generation can attend to the words of a text modality.
+func TestTextPrompt(t *testing.T) {
+	cfg := tinyConfig(t, false)
+	cfg.PromptTokens = 3
+	m, err := New[float64](cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := randomExamples(cfg, 3, 4)
+	batch[0].Tokens[2] = []int32{7, 8, 9, 10} // longer than PromptTokens: truncated
+	batch[1].Tokens[2] = []int32{5}
+	if _, err := m.Forward(batch); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int32{
+		append([]int32{7, 8, 9, 3, 4}, batch[0].Target...),
+		append([]int32{5, 3, 4}, batch[1].Target...),
+		append([]int32{3, 4}, batch[2].Target...), // sample 2 has no text
+	}
+	Tt := 0
+	for _, w := range want {
+		Tt = max(Tt, len(w))
+	}
+	for b, w := range want {
+		got := m.ids[b*Tt : b*Tt+len(w)]
+		if !slices.Equal(got, w) {
+			t.Errorf("sample %d: backbone reads %v, want %v", b, got, w)
+		}
+	}
+}
+
+// TestConfigValidate checks that the fields a user or a model.json can get wrong are named in the error.
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"negative prompt", func(c *Config) { c.PromptTokens = -1 }, "prompt tokens"},
+		{"prompt overflows positions", func(c *Config) { c.PromptTokens = 9 }, "exceed the backbone's 16 positions"},
+		{"unknown encoder", func(c *Config) { c.Modalities[0].Encoder = "rnn" }, `encoder "rnn"`},
+		{"cnn for text", func(c *Config) { c.Modalities[2].Encoder = EncoderCNN }, `modality "txt": encoder "cnn"`},
+	} {
+		cfg := tinyConfig(t, true)
+		c.edit(&cfg)
+		err := cfg.Validate()
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want ErrConfig naming %q", c.name, err, c.want)
+		}
+	}
+	cfg := tinyConfig(t, true)
+	cfg.PromptTokens, cfg.Modalities[0].Encoder, cfg.Modalities[1].Encoder = 3, EncoderCNN, EncoderCNN
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("valid config refused: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mlecs/mlecs/training/dataset"
@@ -66,18 +67,27 @@ type BaseInfo struct {
 // BaseInfoFile is the name of base.json.
 const BaseInfoFile = "base.json"
 
-// CorpusTexts is the text a base LM is pretrained on: the train split's targets and text inputs.
+// CorpusTexts is the text a base LM is pretrained on: one document per train sample, its text inputs then
+// each of its targets, one per line. Keeping a sample's texts in one document is what lets the LM learn
+// that a name reuses the words of its description (attention learns to copy), as it would from web
+// pages; separate rows would teach only the distribution of each.
 func CorpusTexts(ds *dataset.Dataset) []string {
 	var texts []string
-	textMods := ds.ModalityNames()
+	var textMods []string
+	for _, name := range ds.ModalityNames() {
+		if ds.Modalities[name].Kind == dataset.KindText {
+			textMods = append(textMods, name)
+		}
+	}
 	for _, s := range ds.Split(dataset.SplitTrain) {
-		texts = append(texts, s.Targets...)
+		var lines []string
 		for _, name := range textMods {
-			if ds.Modalities[name].Kind == dataset.KindText {
-				if in, ok := s.Inputs[name]; ok && in.Text != "" {
-					texts = append(texts, in.Text)
-				}
+			if in, ok := s.Inputs[name]; ok && in.Text != "" {
+				lines = append(lines, in.Text)
 			}
+		}
+		for _, t := range s.Targets {
+			texts = append(texts, strings.Join(append(lines, t), "\n"))
 		}
 	}
 	return texts

@@ -46,13 +46,18 @@ type SetupOptions struct {
 	Modalities []string // nil: every modality of the dataset
 	Base       string   // a directory from Pretrain, or a Hugging Face GPT-2 .safetensors file
 	BPEDir     string   // GPT-2 BPE files, needed when Base is a .safetensors file
-	CCL        bool
-	CCLWeight  float64
-	CCLTau     float64
-	MaxBatch   int
-	Seed       uint64
-	Features   dataset.Config
-	Pool       *nn.Pool
+	// NoTextPrompt keeps text modalities out of the backbone's prompt (they still reach it through their
+	// encoder and the connector); for ablations.
+	NoTextPrompt bool
+	// Encoder is the architecture of the image and series encoders ("" = EncoderTransformer, EncoderCNN).
+	Encoder   string
+	CCL       bool
+	CCLWeight float64
+	CCLTau    float64
+	MaxBatch  int
+	Seed      uint64
+	Features  dataset.Config
+	Pool      *nn.Pool
 }
 
 // Setup builds a fresh model for ds on a pretrained base, fits the feature statistics on the train split
@@ -120,6 +125,9 @@ func Setup(ctx context.Context, ds *dataset.Dataset, out string, o SetupOptions)
 		}
 		mc := ModalityConfig{Name: name, Kind: kind, Shape: shape, Width: enc.Width, Depth: enc.Depth, Heads: enc.Heads,
 			Patch: DefaultPatch(kind, shape)}
+		if kind != KindText {
+			mc.Encoder = o.Encoder
+		}
 		cfg.Modalities = append(cfg.Modalities, mc)
 		if st, ok := feat.Stats(name); ok {
 			spec.SeriesStats[name] = st
@@ -131,7 +139,16 @@ func Setup(ctx context.Context, ds *dataset.Dataset, out string, o SetupOptions)
 			longest = max(longest, len(EncodeText(vocab, t)))
 		}
 	}
-	cfg.MaxTarget = max(2, min(longest+1, bcfg.MaxSeq-cfg.SoftTokens-len(cfg.Instruction)+1))
+	if !o.NoTextPrompt {
+		// Each text modality may fill its encoder's window, as long as the longest target still fits.
+		for _, mc := range cfg.Modalities {
+			if mc.Kind == KindText {
+				cfg.PromptTokens += mc.size()
+			}
+		}
+		cfg.PromptTokens = max(0, min(cfg.PromptTokens, bcfg.MaxSeq-cfg.SoftTokens-len(cfg.Instruction)-longest))
+	}
+	cfg.MaxTarget = max(2, min(longest+1, bcfg.MaxSeq-cfg.SoftTokens-cfg.PromptTokens-len(cfg.Instruction)+1))
 	spec.Model = cfg
 	m, err := New[float32](cfg, WithPool(o.Pool))
 	if err != nil {
