@@ -11,6 +11,9 @@
 #      see no peers and no mesh node connects to them
 #   f  rounds of real ML-ECS complete: every edge's round advances by 2 and every edge trained (its log)
 #   g  every edge's peak RSS (the daemon's own VmHWM in `mlecs status`) stays under its 256 MB limit
+#   j  kill -9 an edge while it trains or uploads: the anchor closes the round on the others' quorum, and
+#      the edge, restarted, rejoins
+#   h, i  storage faults (storage_checks.sh): disk full during a checkpoint, a corrupted checkpoint
 # and prints a table. Every wait is bounded; the whole run stops at TEST_BUDGET seconds; the net is always
 # torn down on exit. Exit status: 0 when no check failed (skips do not fail), 1 otherwise.
 # shellcheck disable=SC2317 # cleanup and the wait_for conditions are called indirectly
@@ -302,6 +305,39 @@ if [[ -z $over ]]; then
 	record "g  edge peak RSS < 256 MB" PASS $(($(now_ms) - t)) "peak VmHWM: ${detail}(edge1 since its restart in c)"
 else
 	record "g  edge peak RSS < 256 MB" FAIL $(($(now_ms) - t)) "over the limit or killed: $over; peak VmHWM: $detail"
+fi
+
+# ---- j: kill an edge mid-round ----------------------------------------------------------------------------
+in_phase() { local p; p=$(field "$1" phase) && [[ $p == training || $p == uploading ]]; }
+# aggregated_since SERVICE TIME prints the "updates" of the first round the node aggregated after TIME.
+aggregated_since() {
+	docker logs --since "$2" "$(cid "$1")" 2>&1 | grep -m1 'msg="round aggregated"' | sed -n 's/.*updates=\([0-9]*\).*/\1/p' | grep .
+}
+anchor_now=anchor # the pinned anchor holds the lease again since b2
+t=$(now_ms)
+wait_for "$(budget 60)" "edge2 training or uploading" in_phase edge2 || true
+phase=$(field edge2 phase || echo '?')
+since=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+docker kill -s KILL "$(cid edge2)" >/dev/null
+t=$(now_ms)
+if wait_for "$(budget 60)" "the anchor closes a round after edge2's kill" aggregated_since "$anchor_now" "$since"; then
+	ms=$(($(now_ms) - t))
+	n=$(aggregated_since "$anchor_now" "$since")
+	if ((n >= ${QUORUM:-4})); then
+		record "j  edge kill -9 mid-round, quorum" PASS "$ms" "edge2 killed while $phase; anchor closed the round with $n updates $(secs "$ms")s later"
+	else
+		record "j  edge kill -9 mid-round, quorum" FAIL "$ms" "edge2 killed while $phase; round closed with only $n updates (quorum ${QUORUM:-4}): by the deadline"
+	fi
+else
+	record "j  edge kill -9 mid-round, quorum" FAIL $(($(now_ms) - t)) "edge2 killed while $phase; no round closed after it"
+fi
+docker start "$(cid edge2)" >/dev/null
+r=$(field edge1 round)
+t=$(now_ms)
+if wait_for "$(budget 60)" "edge2 back and its round past $r" round_above edge2 "$r"; then
+	record "j2 killed edge restarts, catches up" PASS $(($(now_ms) - t)) "edge2 round $(field edge2 round) (mesh was at $r)"
+else
+	record "j2 killed edge restarts, catches up" FAIL $(($(now_ms) - t)) "edge2 round $(field edge2 round 2>/dev/null || echo '?'), mesh was at $r"
 fi
 
 # ---- h, i: storage faults (disk full, corrupted checkpoint) ---------------------------------------------
