@@ -4,7 +4,6 @@
 package baseline
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,7 +109,7 @@ func (o *knnOptions) run(cmd *cobra.Command, stdout io.Writer) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("baseline knn: %w", err)
 	}
-	if err := writePredictions(filepath.Join(o.out, "predictions.jsonl"), r.Predictions); err != nil {
+	if err := model.WritePredictions(filepath.Join(o.out, "predictions.jsonl"), r.Predictions); err != nil {
 		return err
 	}
 	mt := Metrics{Metrics: r.Metrics, Method: knn.Method, Modalities: r.Modalities, Scale: r.Scale, Train: r.Train,
@@ -124,28 +123,5 @@ func (o *knnOptions) run(cmd *cobra.Command, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "knn modalities=%s n=%d rougeLsum=%.4f accuracy=%.4f macro_f1=%.4f -> %s\n",
 		strings.Join(r.Modalities, ","), mt.N, mt.RougeLsum, mt.Accuracy, mt.MacroF1, o.out)
-	return nil
-}
-
-func writePredictions(path string, preds []model.Prediction) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("baseline knn: %w", err)
-	}
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
-	for _, p := range preds {
-		if err := enc.Encode(p); err != nil {
-			f.Close()
-			return fmt.Errorf("baseline knn: %s: %w", path, err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("baseline knn: %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("baseline knn: %s: %w", path, err)
-	}
 	return nil
 }

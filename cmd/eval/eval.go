@@ -3,7 +3,6 @@
 package eval
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,7 +96,7 @@ func (o *options) run(cmd *cobra.Command, stdout io.Writer) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	if err := writePredictions(filepath.Join(o.out, "predictions.jsonl"), preds); err != nil {
+	if err := model.WritePredictions(filepath.Join(o.out, "predictions.jsonl"), preds); err != nil {
 		return err
 	}
 	raw, err := json.MarshalIndent(mt, "", "  ")
@@ -108,28 +107,5 @@ func (o *options) run(cmd *cobra.Command, stdout io.Writer) error {
 		return fmt.Errorf("eval: %w", err)
 	}
 	fmt.Fprintf(stdout, "n=%d rougeLsum=%.4f accuracy=%.4f macro_f1=%.4f -> %s\n", mt.N, mt.RougeLsum, mt.Accuracy, mt.MacroF1, o.out)
-	return nil
-}
-
-func writePredictions(path string, preds []model.Prediction) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
-	}
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
-	for _, p := range preds {
-		if err := enc.Encode(p); err != nil {
-			f.Close()
-			return fmt.Errorf("eval: %s: %w", path, err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("eval: %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("eval: %s: %w", path, err)
-	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package model
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -160,4 +162,17 @@ func classification(preds []Prediction) (acc, macroF1 float64, n int, err error)
 		return 0, 0, 0, fmt.Errorf("macro-F1: %w", err)
 	}
 	return acc, macroF1, len(labels), nil
+}
+
+// WritePredictions writes predictions.jsonl (one Prediction per line) atomically: a crash leaves either
+// the previous file or the whole new one.
+func WritePredictions(path string, preds []Prediction) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, p := range preds {
+		if err := enc.Encode(p); err != nil {
+			return fmt.Errorf("predictions %s: %w", path, err)
+		}
+	}
+	return writeFileAtomic(path, buf.Bytes())
 }
