@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/mlecs/mlecs/mesh/wire"
 	"github.com/mlecs/mlecs/storage"
 )
@@ -25,7 +27,8 @@ func (n *Node) do(a Action) {
 		n.goWork(func() {
 			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 			defer cancel()
-			if err := n.publish(ctx, wire.KindUpdate, a.Term, a.Round, Body{Update: a.Update}); err != nil {
+			b := Body{Update: a.Update, Size: n.blobSize(ctx, a.Update)}
+			if err := n.publish(ctx, wire.KindUpdate, a.Term, a.Round, b); err != nil {
 				n.log.Warn("update manifest not sent", "round", a.Round, "err", err)
 			}
 			n.post(func() { n.apply(EvUploaded{Term: a.Term, Round: a.Round}) })
@@ -34,7 +37,8 @@ func (n *Node) do(a Action) {
 		n.goWork(func() {
 			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 			defer cancel()
-			if err := n.publish(ctx, wire.KindRound, a.Term, a.Round, Body{Global: a.Global}); err != nil {
+			b := Body{Global: a.Global, Size: n.blobSize(ctx, a.Global)}
+			if err := n.publish(ctx, wire.KindRound, a.Term, a.Round, b); err != nil {
 				n.log.Warn("round manifest not sent", "round", a.Round, "err", err)
 			} else {
 				n.log.Info("round published", "term", a.Term, "round", a.Round, "global", a.Global[:12])
@@ -42,15 +46,13 @@ func (n *Node) do(a Action) {
 			n.post(func() { n.apply(EvPublished{Term: a.Term, Round: a.Round}) })
 		})
 	case ActArmDeadline:
-		t := time.AfterFunc(n.cfg.RoundDeadline.D(), func() {
+		// One timer, owned by the loop: re-arming stops the previous round's, closing stops it, so no
+		// goroutine waits out a deadline (a goroutine per round would pile up with long deadlines).
+		if n.deadline != nil {
+			n.deadline.Stop()
+		}
+		n.deadline = time.AfterFunc(n.cfg.RoundDeadline.D(), func() {
 			n.post(func() { n.apply(EvDeadline{Term: a.Term, Round: a.Round}) })
-		})
-		n.goWork(func() { // stop the timer at shutdown so nothing posts into a closed node
-			select {
-			case <-n.ctx.Done():
-				t.Stop()
-			case <-time.After(n.cfg.RoundDeadline.D() + time.Second):
-			}
 		})
 	case ActAggregate:
 		n.startAggregate(a)
@@ -60,6 +62,7 @@ func (n *Node) do(a Action) {
 			err = n.saveCheckpoint(n.ctx, a.Term, a.Round, h)
 		}
 		if err != nil {
+			n.m.checkpointErrs.Inc()
 			n.log.Error("checkpoint", "term", a.Term, "round", a.Round, "err", err)
 		}
 	}
@@ -157,7 +160,14 @@ func (n *Node) aggregate(ctx context.Context, a ActAggregate) (string, error) {
 		}
 		ups = append(ups, b)
 	}
-	out, err := n.trainer.Aggregate(ctx, a.Round, global, ups)
+	var out []byte
+	if j, ok := n.trainer.(JudgedAggregator); ok {
+		var refused []Refusal
+		out, refused, err = j.AggregateJudged(ctx, a.Round, global, ups)
+		n.penalize(a, refused) // also when the round failed: every update may have been refused
+	} else {
+		out, err = n.trainer.Aggregate(ctx, a.Round, global, ups)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -166,6 +176,41 @@ func (n *Node) aggregate(ctx context.Context, a ActAggregate) (string, error) {
 		return "", fmt.Errorf("store global: %w", err)
 	}
 	return h.String(), nil
+}
+
+// penalize lowers the mesh score of the sender of each update the aggregation refused or capped, and
+// logs and counts it. Safe on a worker goroutine: the mesh's penalties and the metrics are locked.
+func (n *Node) penalize(a ActAggregate, refused []Refusal) {
+	for _, r := range refused {
+		if r.Index < 0 || r.Index >= len(a.Updates) {
+			n.log.Error("aggregation refused an update it was not given", "round", a.Round, "index", r.Index, "reason", r.Reason)
+			continue
+		}
+		u := a.Updates[r.Index]
+		n.m.refused.WithLabelValues("update", r.Reason).Inc()
+		id, err := peer.Decode(u.From)
+		if err != nil {
+			n.log.Warn("update refused; sender id unreadable", "round", a.Round, "from", u.From, "reason", r.Reason, "err", err)
+			continue
+		}
+		n.log.Warn("update refused by aggregation", "round", a.Round, "peer", id, "update", u.Hash[:min(12, len(u.Hash))], "reason", r.Reason)
+		n.host.Penalize(id, r.Reason)
+	}
+}
+
+// blobSize is the byte length of a stored blob, declared in the manifests that name it; 0 (not
+// declared) when it cannot be read.
+func (n *Node) blobSize(ctx context.Context, hash string) int64 {
+	h, err := storage.ParseHash(hash)
+	if err != nil {
+		return 0
+	}
+	r, err := n.store.OpenBlob(ctx, h)
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	return r.Size()
 }
 
 func (n *Node) readBlob(ctx context.Context, hash string) ([]byte, error) {

@@ -70,15 +70,22 @@ func testLogger(_ testing.TB, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// start starts node i with cfg; the first node started becomes the bootstrap peer of later ones.
-func (c *testCluster) start(i int, cfg Config) *Node {
+// start starts node i with cfg (opts after the test logger); the first node started becomes the
+// bootstrap peer of later ones.
+func (c *testCluster) start(i int, cfg Config, opts ...Option) *Node {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	n, err := New(ctx, cfg, WithLogger(testLogger(c.t, fmt.Sprint(i))))
+	n, err := New(ctx, cfg, append([]Option{WithLogger(testLogger(c.t, fmt.Sprint(i)))}, opts...)...)
 	if err != nil {
 		c.t.Fatalf("start node %d: %v", i, err)
 	}
+	c.run(i, n, cfg)
+	return n
+}
+
+// run runs a node made by New as node i of the cluster.
+func (c *testCluster) run(i int, n *Node, cfg Config) {
 	runCtx, stop := context.WithCancel(context.Background())
 	rn := &runningNode{n: n, cfg: cfg, cancel: stop, done: make(chan error, 1)}
 	go func() { rn.done <- n.Run(runCtx) }()
@@ -88,7 +95,6 @@ func (c *testCluster) start(i int, cfg Config) *Node {
 	if c.boot == "" {
 		c.boot = n.Status().ListenAddrs[0]
 	}
-	return n
 }
 
 // stop stops node i; crash skips the graceful lease release.

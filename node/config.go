@@ -80,8 +80,11 @@ type Config struct {
 	// MinRoundInterval is the least time between the starts of two rounds an anchor runs: with a fast
 	// trainer and quorum reached at once, rounds would otherwise spin at tens per second. 0 = no limit.
 	MinRoundInterval Duration `json:"min_round_interval"`
-	Metrics          bool     `json:"metrics"`   // serve Prometheus /metrics
-	ParamDim         int      `json:"param_dim"` // length of the simple trainer's parameter vector
+	// BlobRetention is how old a blob no retained checkpoint or current round uses must be before it
+	// is pruned. 0 = the default, max(5 min, 10 round deadlines); else at least 2 round deadlines.
+	BlobRetention Duration `json:"blob_retention"`
+	Metrics       bool     `json:"metrics"`   // serve Prometheus /metrics
+	ParamDim      int      `json:"param_dim"` // length of the simple trainer's parameter vector
 
 	// ML-ECS training (used when Dataset is set; without it the node trains the simple VectorTrainer).
 	Dataset string `json:"dataset"` // this node's mlecs-dataset/1 directory (private share + the public D')
@@ -223,6 +226,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MinRoundInterval.D() < 0 {
 		return bad("min_round_interval", "must be >= 0, got %s", c.MinRoundInterval.D())
+	}
+	if r := c.BlobRetention.D(); r != 0 && r < 2*c.RoundDeadline.D() {
+		return bad("blob_retention", "must be 0 (default) or at least 2 round deadlines (%s), got %s", 2*c.RoundDeadline.D(), r)
 	}
 	if c.ParamDim < 1 || c.ParamDim > maxParamDim {
 		return bad("param_dim", "must be 1..%d, got %d", maxParamDim, c.ParamDim)

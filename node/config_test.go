@@ -38,6 +38,7 @@ func TestConfigValidate(t *testing.T) {
 		{"deadline under a heartbeat", func(c *Config) { c.RoundDeadline = Duration(time.Millisecond) }, "round_deadline"},
 		{"no round interval", func(c *Config) { c.MinRoundInterval = 0 }, ""},
 		{"negative round interval", func(c *Config) { c.MinRoundInterval = Duration(-time.Second) }, "min_round_interval"},
+		{"blob retention under two deadlines", func(c *Config) { c.BlobRetention = Duration(c.RoundDeadline.D()) }, "blob_retention"},
 		{"huge param dim", func(c *Config) { c.ParamDim = maxParamDim + 1 }, "param_dim"},
 		// ML-ECS training fields.
 		{"dataset and base", func(c *Config) { c.Dataset, c.Base = "/data", "/base" }, ""},

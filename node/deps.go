@@ -27,6 +27,8 @@ type meshHost interface {
 	Publish(ctx context.Context, env *wire.Envelope) error
 	Peers() []mesh.PeerInfo
 	Fetch(ctx context.Context, from peer.ID, h mesh.Hash, maxSize int64, sink mesh.Sink) (int64, error)
+	// Penalize lowers a peer's score (application-specific term), logged and counted by reason.
+	Penalize(id peer.ID, reason string)
 	Close() error
 }
 
@@ -47,6 +49,7 @@ type nodeStore interface {
 	ListBlobs(ctx context.Context) ([]storage.BlobInfo, error)
 	DeleteBlob(ctx context.Context, h storage.Hash) error
 	ListCheckpoints(ctx context.Context, kind string) ([]storage.CheckpointInfo, error)
+	GC(ctx context.Context) (storage.GCStats, error)
 	Close() error
 }
 
@@ -151,13 +154,21 @@ func (b blobSource) OpenBlob(ctx context.Context, h mesh.Hash) (io.ReadSeekClose
 	return r, r.Size(), nil
 }
 
-// maxFetch caps a blob pulled from a peer; models of the simple trainer are far smaller.
-const maxFetch = 256 << 20
+// fetchLimit is the most bytes a fetch of a blob declared as `declared` bytes accepts: the declared
+// size (a peer that sends more is refused on the blob header and penalised, blob-too-large), or
+// MaxBlobBytes when the manifest declared none.
+func fetchLimit(declared int64) int64 {
+	if declared > 0 && declared <= MaxBlobBytes {
+		return declared
+	}
+	return MaxBlobBytes
+}
 
-// fetchBlob pulls blob h from peer `from`, verified by the mesh against its hash, into the store.
-func (n *Node) fetchBlob(ctx context.Context, from peer.ID, h storage.Hash) (int64, error) {
+// fetchBlob pulls blob h (declared as `declared` bytes, 0 = unknown) from peer `from`, verified by the
+// mesh against its hash, into the store.
+func (n *Node) fetchBlob(ctx context.Context, from peer.ID, h storage.Hash, declared int64) (int64, error) {
 	var sink mesh.MemorySink
-	size, err := n.host.Fetch(ctx, from, mesh.Hash(h), maxFetch, &sink)
+	size, err := n.host.Fetch(ctx, from, mesh.Hash(h), fetchLimit(declared), &sink)
 	if err != nil {
 		return 0, err
 	}

@@ -89,6 +89,12 @@ func (n *Node) syncElection(now time.Time) {
 // sendBeat publishes this interval's heartbeat: a lease renewal from the anchor, liveness from others.
 func (n *Node) sendBeat(now time.Time) {
 	b := Body{Role: n.cfg.Role, Modalities: n.cfg.Modalities, Anchor: n.el.Anchor(now), Global: n.rs.Global}
+	if n.rs.Global != "" {
+		if n.globalSize.hash != n.rs.Global {
+			n.globalSize.hash, n.globalSize.size = n.rs.Global, n.blobSize(n.ctx, n.rs.Global)
+		}
+		b.Size = n.globalSize.size
+	}
 	kind, round := wire.KindHeartbeat, n.rs.GlobalRound
 	if n.el.IsAnchor() {
 		kind, round = wire.KindAnchor, n.rs.Round
@@ -129,15 +135,15 @@ func (n *Node) onMessage(msg mesh.Message) {
 		n.notePeer(from, body, env, now)
 		n.syncElection(now)
 		if body.Global != "" {
-			n.noteGlobal(from, env.Term, env.Round, body.Global)
+			n.noteGlobal(from, env.Term, env.Round, body.Global, body.Size)
 		}
 		if claim && !body.Release && from.String() == n.rs.Anchor {
-			n.onManifest(from, env.Term, env.Round, body.Global)
+			n.onManifest(from, env.Term, env.Round, body.Global, body.Size)
 		}
 	case wire.KindRound:
-		n.onManifest(from, env.Term, env.Round, body.Global)
+		n.onManifest(from, env.Term, env.Round, body.Global, body.Size)
 	case wire.KindUpdate:
-		n.onUpdate(from, env.Term, env.Round, body.Update)
+		n.onUpdate(from, env.Term, env.Round, body.Update, body.Size)
 	}
 }
 
@@ -152,13 +158,13 @@ func (n *Node) notePeer(from peer.ID, b Body, env *wire.Envelope, now time.Time)
 }
 
 // noteGlobal remembers the newest global model any peer says it holds, for catch-up.
-func (n *Node) noteGlobal(from peer.ID, term, round uint64, global string) {
+func (n *Node) noteGlobal(from peer.ID, term, round uint64, global string, size int64) {
 	h, err := storage.ParseHash(global)
 	if err != nil || term < n.el.Term() {
 		return
 	}
 	if n.best.hash.IsZero() || round > n.best.round {
-		n.best = globalRef{term: term, round: round, hash: h, from: from}
+		n.best = globalRef{term: term, round: round, hash: h, size: size, from: from}
 	}
 }
 
@@ -172,7 +178,7 @@ func (n *Node) catchUp() {
 	// Forget it: if the fetch fails, the next heartbeats name the newest global again (maybe from a
 	// peer that does hold it), instead of one bad announcement blocking catch-up for good.
 	n.best = globalRef{}
-	n.ensureBlob(b.hash, b.from, func() {
+	n.ensureBlob(b.hash, b.size, b.from, func() {
 		if err := n.saveCheckpoint(n.ctx, b.term, b.round, b.hash); err != nil {
 			n.log.Warn("checkpoint caught-up global", "round", b.round, "err", err)
 			return
@@ -182,7 +188,7 @@ func (n *Node) catchUp() {
 	})
 }
 
-func (n *Node) onManifest(from peer.ID, term, round uint64, global string) {
+func (n *Node) onManifest(from peer.ID, term, round uint64, global string, size int64) {
 	// Only the current anchor's manifests count; one of a newer term waits until the election has
 	// heard that term's claim (within a heartbeat), so election and round state never disagree.
 	if n.rs.IsAnchor() || from.String() != n.rs.Anchor || term != n.rs.Term {
@@ -195,17 +201,23 @@ func (n *Node) onManifest(from peer.ID, term, round uint64, global string) {
 	if err != nil {
 		return
 	}
-	n.ensureBlob(h, from, func() {
+	n.ensureBlob(h, size, from, func() {
 		if round > n.rs.GlobalRound {
+			// Checkpoint first: status must never show a round that a restart would not resume from.
+			// Not applied, the round is taken up when the anchor names it again (its next lease
+			// renewal carries it), with another attempt to save.
 			if err := n.saveCheckpoint(n.ctx, term, round, h); err != nil {
-				n.log.Warn("checkpoint round global", "round", round, "err", err)
+				n.m.checkpointErrs.Inc()
+				n.log.Error("round not taken up: checkpoint of its global failed; retrying on the next manifest",
+					"term", term, "round", round, "err", err)
+				return
 			}
 		}
 		n.apply(EvRoundManifest{From: from.String(), Term: term, Round: round, Global: global})
 	})
 }
 
-func (n *Node) onUpdate(from peer.ID, term, round uint64, update string) {
+func (n *Node) onUpdate(from peer.ID, term, round uint64, update string, size int64) {
 	s := n.rs
 	if !s.IsAnchor() || (s.Phase != PhaseCollecting && s.Phase != PhasePublishing) || term != s.Term || round != s.Round {
 		return
@@ -214,14 +226,15 @@ func (n *Node) onUpdate(from peer.ID, term, round uint64, update string) {
 	if err != nil {
 		return
 	}
-	n.ensureBlob(h, from, func() {
+	n.ensureBlob(h, size, from, func() {
 		n.apply(EvUpdateReceived{From: from.String(), Term: term, Round: round, Update: update})
 	})
 }
 
-// ensureBlob runs then on the loop once blob h is stored locally, fetching it from peer `from` if needed.
-// A fetch already in flight is not repeated; a failed one is retried when the blob is named again.
-func (n *Node) ensureBlob(h storage.Hash, from peer.ID, then func()) {
+// ensureBlob runs then on the loop once blob h is stored locally, fetching it from peer `from` if needed
+// (at most `size` bytes when the manifest declared a size). A fetch already in flight is not repeated;
+// a failed one is retried when the blob is named again.
+func (n *Node) ensureBlob(h storage.Hash, size int64, from peer.ID, then func()) {
 	ok, err := n.store.HasBlob(n.ctx, h)
 	if err != nil {
 		n.log.Warn("blob lookup", "hash", h.String()[:12], "err", err)
@@ -238,7 +251,7 @@ func (n *Node) ensureBlob(h storage.Hash, from peer.ID, then func()) {
 	n.goWork(func() {
 		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 		defer cancel()
-		size, err := n.fetchBlob(ctx, from, h)
+		got, err := n.fetchBlob(ctx, from, h, size)
 		n.post(func() {
 			delete(n.fetching, h)
 			if err != nil {
@@ -246,7 +259,7 @@ func (n *Node) ensureBlob(h storage.Hash, from peer.ID, then func()) {
 				n.log.Warn("blob fetch failed", "hash", h.String()[:12], "from", from, "err", err)
 				return
 			}
-			n.m.blobFetched.Add(float64(size))
+			n.m.blobFetched.Add(float64(got))
 			then()
 		})
 	})

@@ -248,8 +248,14 @@ func TestControlAPIShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, kind := range map[string]string{"peer_id": "string", "pid": "number", "role": "string", "anchor": "string",
-		"term": "number", "round": "number", "uptime_s": "number", "run_id": "string", "listen_addrs": "array"} {
+		"term": "number", "round": "number", "uptime_s": "number", "run_id": "string", "listen_addrs": "array",
+		"peak_rss_bytes": "number"} {
 		checkKind(t, "status", st, key, kind)
+	}
+	// The process's VmHWM: this test process holds two nodes, so well above a megabyte (0 would mean
+	// /proc/self/status was not read).
+	if v, _ := st["peak_rss_bytes"].(float64); v < 1<<20 {
+		t.Errorf("status: peak_rss_bytes %v, want the process's VmHWM (> 1 MiB)", v)
 	}
 	var ps []map[string]any
 	if err := json.Unmarshal(get("/v1/peers"), &ps); err != nil {
@@ -266,7 +272,7 @@ func TestControlAPIShape(t *testing.T) {
 		t.Errorf("last_seen: %v", err)
 	}
 	metrics := string(get("/metrics"))
-	for _, m := range []string{"mlecs_term", "mlecs_round", "mlecs_is_anchor", "go_goroutines"} {
+	for _, m := range []string{"mlecs_term", "mlecs_round", "mlecs_is_anchor", "mlecs_peak_rss_bytes", "mlecs_checkpoint_errors_total", "go_goroutines"} {
 		if !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

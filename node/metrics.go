@@ -7,17 +7,18 @@ import (
 
 // nodeMetrics are the daemon's Prometheus metrics, on a registry of its own (no global state).
 type nodeMetrics struct {
-	term          prometheus.Gauge
-	round         prometheus.Gauge
-	isAnchor      prometheus.Gauge
-	livePeers     prometheus.Gauge
-	anchorChanges prometheus.Counter
-	roundsDone    prometheus.Counter
-	updatesIn     prometheus.Counter
-	localRounds   prometheus.Counter
-	refused       *prometheus.CounterVec
-	blobFetched   prometheus.Counter
-	blobFetchErrs prometheus.Counter
+	term           prometheus.Gauge
+	round          prometheus.Gauge
+	isAnchor       prometheus.Gauge
+	livePeers      prometheus.Gauge
+	anchorChanges  prometheus.Counter
+	roundsDone     prometheus.Counter
+	updatesIn      prometheus.Counter
+	localRounds    prometheus.Counter
+	refused        *prometheus.CounterVec
+	blobFetched    prometheus.Counter
+	blobFetchErrs  prometheus.Counter
+	checkpointErrs prometheus.Counter
 }
 
 func newNodeMetrics(reg *prometheus.Registry) *nodeMetrics {
@@ -31,13 +32,14 @@ func newNodeMetrics(reg *prometheus.Registry) *nodeMetrics {
 		updatesIn:     prometheus.NewCounter(prometheus.CounterOpts{Name: "mlecs_updates_received_total", Help: "Edge updates accepted as anchor."}),
 		localRounds:   prometheus.NewCounter(prometheus.CounterOpts{Name: "mlecs_local_rounds_total", Help: "Local training rounds completed."}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mlecs_messages_refused_total", Help: "Control messages refused by the node's policy.",
+			Name: "mlecs_messages_refused_total", Help: "Control messages refused by the node's policy, and updates refused or capped by aggregation (kind update).",
 		}, []string{"kind", "reason"}),
-		blobFetched:   prometheus.NewCounter(prometheus.CounterOpts{Name: "mlecs_blob_fetched_bytes_total", Help: "Blob bytes fetched from peers."}),
-		blobFetchErrs: prometheus.NewCounter(prometheus.CounterOpts{Name: "mlecs_blob_fetch_errors_total", Help: "Failed blob fetches."}),
+		blobFetched:    prometheus.NewCounter(prometheus.CounterOpts{Name: "mlecs_blob_fetched_bytes_total", Help: "Blob bytes fetched from peers."}),
+		blobFetchErrs:  prometheus.NewCounter(prometheus.CounterOpts{Name: "mlecs_blob_fetch_errors_total", Help: "Failed blob fetches."}),
+		checkpointErrs: prometheus.NewCounter(prometheus.CounterOpts{Name: "mlecs_checkpoint_errors_total", Help: "Failed checkpoint saves (the round was not taken up)."}),
 	}
 	reg.MustRegister(m.term, m.round, m.isAnchor, m.livePeers, m.anchorChanges, m.roundsDone, m.updatesIn,
-		m.localRounds, m.refused, m.blobFetched, m.blobFetchErrs,
+		m.localRounds, m.refused, m.blobFetched, m.blobFetchErrs, m.checkpointErrs,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mlecs_peak_rss_bytes", Help: "Peak resident set size of the process (VmHWM)."},
 			func() float64 { return float64(PeakRSS()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

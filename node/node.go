@@ -86,13 +86,16 @@ type Node struct {
 	best        globalRef // newest global announced by a peer
 	fetching    map[storage.Hash]bool
 	trainCancel context.CancelFunc
-	trainSeq    uint64    // generation of the training in flight; stale results are dropped
-	lostAt      time.Time // when the last anchor was lost (failover timing)
-	peersSaved  time.Time // last peer book write
-	pruned      time.Time // last blob prune pass
-	localTick   time.Time // last EvLocalTick (local training without an anchor)
-	roundAt     time.Time // when this node, as anchor, last started a round (min_round_interval)
-	lastUpdate  string    // this node's newest update blob (kept by pruning)
+	deadline    *time.Timer // the anchor's round deadline (ActArmDeadline)
+	trainSeq    uint64      // generation of the training in flight; stale results are dropped
+	lostAt      time.Time   // when the last anchor was lost (failover timing)
+	peersSaved  time.Time   // last peer book write
+	pruned      time.Time   // last blob prune pass
+	gcAt        time.Time   // last storage GC (node/prune.go)
+	localTick   time.Time   // last EvLocalTick (local training without an anchor)
+	roundAt     time.Time   // when this node, as anchor, last started a round (min_round_interval)
+	lastUpdate  string      // this node's newest update blob (kept by pruning)
+	globalSize  blobSizeRef // byte length of the global that heartbeats name (declared as Body.Size)
 	closeOnce   sync.Once
 
 	noRelease atomic.Bool // tests: leave like a crash, without the final release heartbeat
@@ -104,9 +107,15 @@ type snapshot struct {
 	peers map[peer.ID]peerView
 }
 
+type blobSizeRef struct {
+	hash string
+	size int64
+}
+
 type globalRef struct {
 	term, round uint64
 	hash        storage.Hash
+	size        int64 // declared by the announcing peer; 0 = not declared
 	from        peer.ID
 }
 
@@ -332,6 +341,9 @@ func (n *Node) closeAll() {
 		n.stop()
 		if n.trainCancel != nil {
 			n.trainCancel()
+		}
+		if n.deadline != nil {
+			n.deadline.Stop() // a timer that fires anyway finds ctx done and posts nothing
 		}
 		n.wg.Wait()
 		var errs []error

@@ -13,8 +13,16 @@ import (
 
 const pruneEvery = time.Minute
 
-// blobRetention is how old an unreferenced blob must be before it is deleted: far longer than a round.
+// gcEvery rate-limits storage GC (orphan chunk data of interrupted writes, then Badger's value-log
+// GC): it scans every chunk key, so it runs after a prune pass at most this often.
+const gcEvery = 10 * time.Minute
+
+// blobRetention is how old an unreferenced blob must be before it is deleted: far longer than a round
+// unless the config sets it (blob_retention).
 func (n *Node) blobRetention() time.Duration {
+	if r := n.cfg.BlobRetention.D(); r > 0 {
+		return r
+	}
 	return max(5*time.Minute, 10*n.cfg.RoundDeadline.D())
 }
 
@@ -29,6 +37,10 @@ func (n *Node) maybePrune(now time.Time) {
 		keep[u.Hash] = true
 	}
 	cutoff := now.Add(-n.blobRetention())
+	gc := now.Sub(n.gcAt) >= gcEvery
+	if gc {
+		n.gcAt = now
+	}
 	n.goWork(func() {
 		deleted, err := n.pruneBlobs(n.ctx, keep, cutoff)
 		if err != nil && n.ctx.Err() == nil {
@@ -36,6 +48,14 @@ func (n *Node) maybePrune(now time.Time) {
 		}
 		if deleted > 0 {
 			n.log.Debug("blobs pruned", "deleted", deleted)
+		}
+		if gc {
+			st, err := n.store.GC(n.ctx)
+			if err != nil && n.ctx.Err() == nil {
+				n.log.Warn("storage gc", "err", err)
+			}
+			n.log.Debug("storage gc", "orphan_uploads", st.OrphanBlobUploads, "orphan_saves", st.OrphanCheckpointSaves,
+				"keys", st.KeysDeleted, "value_log_rewrites", st.ValueLogRewrites)
 		}
 	})
 }

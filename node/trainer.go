@@ -20,8 +20,37 @@ type Trainer interface {
 	Aggregate(ctx context.Context, round uint64, global []byte, updates [][]byte) ([]byte, error)
 }
 
+// JudgedAggregator is optionally implemented by a Trainer whose aggregation can tell which updates it
+// refused (or capped) and why. The node then penalises each refused update's sender on the mesh
+// (peer score) and counts it in mlecs_messages_refused_total{kind="update",reason}.
+type JudgedAggregator interface {
+	// AggregateJudged is Aggregate plus the refusals of this round's updates. Refused updates do not
+	// fail the round; an error means no next global (e.g. every update was refused).
+	AggregateJudged(ctx context.Context, round uint64, global []byte, updates [][]byte) ([]byte, []Refusal, error)
+}
+
+// Refusal is one update that a judged aggregation refused or capped.
+type Refusal struct {
+	Index  int    // into the updates given to AggregateJudged
+	Reason string // one of the Refuse* labels (a metric label and the mesh penalty reason)
+}
+
+// Refusal reasons: short, stable labels.
+const (
+	RefuseMalformed       = "update-malformed"        // the blob does not decode
+	RefuseNonFinite       = "update-nonfinite"        // NaN or Inf in the update
+	RefuseShape           = "update-shape"            // wrong tensor set or shape
+	RefuseNorm            = "update-norm"             // delta norm above the round's cap
+	RefuseInvalid         = "update-invalid"          // bad edge id, zero samples, unknown modality, wrong round
+	RefuseDuplicate       = "update-duplicate"        // a second update of one edge in a round
+	RefuseInflatedSamples = "update-inflated-samples" // accepted, but its sample count was capped
+)
+
 // ErrBadVector is returned when a vector blob is malformed.
 var ErrBadVector = errors.New("bad parameter vector")
+
+// ErrNonFinite is wrapped (with ErrBadVector) when a vector holds NaN or Inf.
+var ErrNonFinite = errors.New("non-finite parameter")
 
 // maxParamDim bounds the simple trainer's vector so a blob can never ask for more than 4 MiB.
 const maxParamDim = 1 << 20
@@ -60,12 +89,14 @@ func DecodeVector(b []byte) (Vector, error) {
 	for i := range v.Params {
 		p := math.Float32frombits(binary.LittleEndian.Uint32(b[12+4*i:]))
 		if math.IsNaN(float64(p)) || math.IsInf(float64(p), 0) {
-			return Vector{}, fmt.Errorf("%w: parameter %d is not finite", ErrBadVector, i)
+			return Vector{}, fmt.Errorf("%w: %w: parameter %d", ErrBadVector, ErrNonFinite, i)
 		}
 		v.Params[i] = p
 	}
 	return v, nil
 }
+
+var _ JudgedAggregator = (*VectorTrainer)(nil)
 
 // VectorTrainer is a real but deliberately simple trainer: each node's private data is a target vector
 // (drawn from its partition index) and its loss is 0.5*||w - target||^2; a local round takes Steps
@@ -115,23 +146,34 @@ func (t *VectorTrainer) LocalRound(ctx context.Context, _ uint64, global []byte)
 	return EncodeVector(Vector{Weight: t.Samples, Params: w}), nil
 }
 
-// Aggregate is FedAvg: the sample-weighted mean of the updates.
-func (t *VectorTrainer) Aggregate(ctx context.Context, _ uint64, _ []byte, updates [][]byte) ([]byte, error) {
-	if len(updates) == 0 {
-		return nil, fmt.Errorf("aggregate: %w: no updates", ErrBadVector)
-	}
+// Aggregate is FedAvg: the sample-weighted mean of the valid updates (see AggregateJudged).
+func (t *VectorTrainer) Aggregate(ctx context.Context, round uint64, global []byte, updates [][]byte) ([]byte, error) {
+	out, _, err := t.AggregateJudged(ctx, round, global, updates)
+	return out, err
+}
+
+// AggregateJudged is FedAvg over the updates that decode, are finite, have the right dimension and a
+// non-zero weight; the others are refused (one bad update does not stop the round). It fails when no
+// update is valid.
+func (t *VectorTrainer) AggregateJudged(ctx context.Context, _ uint64, _ []byte, updates [][]byte) ([]byte, []Refusal, error) {
 	sum := make([]float64, t.Dim)
 	var total float64
+	var refused []Refusal
 	for i, b := range updates {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("aggregate: %w", err)
+			return nil, nil, fmt.Errorf("aggregate: %w", err)
 		}
 		u, err := t.decodeDim(b)
-		if err != nil {
-			return nil, fmt.Errorf("aggregate: update %d: %w", i, err)
-		}
-		if u.Weight == 0 {
-			return nil, fmt.Errorf("aggregate: update %d: %w: zero weight", i, ErrBadVector)
+		switch {
+		case errors.Is(err, ErrNonFinite):
+			refused = append(refused, Refusal{Index: i, Reason: RefuseNonFinite})
+			continue
+		case err != nil:
+			refused = append(refused, Refusal{Index: i, Reason: RefuseMalformed})
+			continue
+		case u.Weight == 0:
+			refused = append(refused, Refusal{Index: i, Reason: RefuseInvalid})
+			continue
 		}
 		wt := float64(u.Weight)
 		for j, p := range u.Params {
@@ -139,11 +181,14 @@ func (t *VectorTrainer) Aggregate(ctx context.Context, _ uint64, _ []byte, updat
 		}
 		total += wt
 	}
+	if total == 0 {
+		return nil, refused, fmt.Errorf("aggregate: %w: none of %d updates is valid", ErrBadVector, len(updates))
+	}
 	out := make([]float32, t.Dim)
 	for j := range out {
 		out[j] = float32(sum[j] / total)
 	}
-	return EncodeVector(Vector{Params: out}), nil
+	return EncodeVector(Vector{Params: out}), refused, nil
 }
 
 func (t *VectorTrainer) decodeDim(b []byte) (Vector, error) {

@@ -4,7 +4,7 @@
 // each under its own key prefix:
 //
 //	b/m/<sha256>                                    blob manifest (size, chunk CRC-32C, upload id)
-//	b/d/<upload id><chunk>                          blob chunk data (512 KiB values, in the value log)
+//	b/d/<upload id><chunk>                          blob chunk data (512 KiB values, inline in the LSM tree)
 //	c/m/<kind>\x00<term><round>                     checkpoint manifest (per-tensor SHA-256)
 //	c/d/<kind>\x00<term><round><save id><tensor><chunk>  checkpoint tensor chunks
 //	p/<peer id>                                     peer book record

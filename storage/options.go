@@ -11,9 +11,9 @@ import (
 // Limits of the stored formats. They bound what a decoder will accept, so they are part of
 // the on-disk format: raising them is safe, lowering them may reject existing data.
 const (
-	// chunkSize is the size of every blob and tensor chunk value but the last. Badger's
-	// in-memory mode only takes values below 1 MiB; with the value log a chunk costs only a
-	// small pointer in the LSM tree, so one transaction carries several.
+	// chunkSize is the size of every blob and tensor chunk value but the last. Values are
+	// stored inline in the LSM tree (badgerOptions says why), which takes values below
+	// 1 MiB, and a transaction of an 8 MiB memtable carries two chunks.
 	chunkSize = 512 << 10
 	// maxRecord bounds manifests and small records: strictly below Badger's 1 MiB value
 	// threshold, the largest value in-memory mode can hold.
@@ -120,17 +120,25 @@ func badgerOptions(dir string, c config) badger.Options {
 		// chunks, a peer record) is fsynced before it returns. Costs one fsync per commit.
 		WithSyncWrites(true).
 		// 8 MiB memtables instead of 64 MiB, two instead of five: at most 16 MiB of
-		// memtable RAM. A transaction may carry 15% of a memtable (1.2 MiB) of inline
-		// data, which is why large values go to the value log (next setting).
+		// memtable RAM. A transaction carries 15% of a memtable (1.2 MiB); commitOps splits
+		// larger batches.
 		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
-		// Values of 4 KiB and more (blob and tensor chunks, big manifests) go to the value
-		// log; the LSM tree keeps keys, small records and 12-byte value pointers, so it
-		// stays small, compacts cheaply and caches well. Default: 1 MiB.
-		WithValueThreshold(4 << 10).
-		// 64 MiB value-log files instead of 1 GiB: smaller mmaps, and value-log GC can
-		// reclaim space of deleted blobs and pruned checkpoints file by file.
-		WithValueLogFileSize(64 << 20).
+		// Every value, 512 KiB chunks included, is stored inline in the LSM tree (Badger's
+		// default would send values of 1 MiB and more to the value log; before, 4 KiB and
+		// more went there). Why: Badger reclaims value-log space only for files whose
+		// discard statistics say they are mostly dead, and those statistics are updated
+		// only by compactions. A node writes a few KiB of keys and pointers per round, so
+		// its memtable never filled, nothing was compacted, RunValueLogGC never found a
+		// file to rewrite, and every deleted blob stayed on disk and, mapped, in RSS (the
+		// 200-round soak: +520 KiB per round of disk and of RssFile). Inline, chunk bytes
+		// fill the memtable, flushes and compactions happen every few dozen rounds, and a
+		// compaction drops the bytes of deleted blobs and pruned checkpoints outright. The
+		// cost is write amplification of the LSM levels on the (small) live data.
+		WithValueThreshold(maxRecord + 1).
+		// Only values above maxRecord could reach the value log (none are written); 16 MiB
+		// files instead of 1 GiB bound its preallocated, mapped file should one be.
+		WithValueLogFileSize(16 << 20).
 		// Two compactors (the minimum Badger accepts besides zero) instead of four, and a
 		// lower L0 stall threshold: fewer background goroutines competing with training.
 		WithNumCompactors(2).

@@ -57,6 +57,14 @@ func (o *options) run(ctx context.Context, w io.Writer) error {
 	return printStatus(w, s)
 }
 
+// peakRSS renders the daemon's memory high-water mark (0: the kernel did not report it).
+func peakRSS(b int64) string {
+	if b <= 0 {
+		return "(unknown)"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
 func printStatus(w io.Writer, s node.Status) error {
 	anchor := s.Anchor
 	switch {
@@ -77,6 +85,7 @@ func printStatus(w io.Writer, s node.Status) error {
 		{"run id", s.RunID},
 		{"modalities", strings.Join(s.Modalities, ",")},
 		{"uptime", fmt.Sprintf("%.1fs", s.UptimeS)},
+		{"peak rss", peakRSS(s.PeakRSS)},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])

@@ -60,6 +60,9 @@ type RunConfig struct {
 	Threads     int     `json:"threads"` // 0: all cores
 	// RoundDeadline is how long the anchor waits for every edge's update (quorum is all edges).
 	RoundDeadline time.Duration `json:"-"`
+	// BlobRetention is the nodes' blob_retention (0: the node default, node/prune.go); the soak sets
+	// it short so that pruning reaches its steady state early in a run.
+	BlobRetention time.Duration `json:"-"`
 	// EvalInitial also evaluates every model before its first round (Outcome.Initial).
 	EvalInitial bool `json:"eval_initial"`
 
@@ -125,6 +128,8 @@ func (c *RunConfig) Validate() error {
 		return bad("threads", c.Threads, ">= 0")
 	case c.RoundDeadline <= 0:
 		return bad("round_deadline", c.RoundDeadline, "> 0")
+	case c.BlobRetention != 0 && c.BlobRetention < 2*c.RoundDeadline:
+		return bad("blob_retention", c.BlobRetention, "0 or >= 2 round deadlines")
 	}
 	if _, err := payload.ParseCodec(c.Codec); err != nil {
 		return fmt.Errorf("%w: codec: %w", ErrRunConfig, err)

@@ -105,6 +105,7 @@ func runMesh(ctx context.Context, c RunConfig, w *world, work, runID string, a *
 		cfg.APIAddr, cfg.RunID = "127.0.0.1:0", runID
 		cfg.Heartbeat, cfg.Lease, cfg.Backoff = node.Duration(meshHeartbeat), node.Duration(meshLease), node.Duration(meshBackoff)
 		cfg.Quorum, cfg.RoundDeadline, cfg.MinRoundInterval = len(slots), node.Duration(c.RoundDeadline), 0
+		cfg.BlobRetention = node.Duration(c.BlobRetention)
 		if boot != "" {
 			cfg.Bootstrap = []string{boot}
 		}
@@ -228,4 +229,16 @@ func (t watched) LocalRound(ctx context.Context, round uint64, global []byte) ([
 func (t watched) Aggregate(ctx context.Context, round uint64, global []byte, updates [][]byte) ([]byte, error) {
 	b, err := t.Trainer.Aggregate(ctx, round, global, updates)
 	return b, t.check(ctx, err)
+}
+
+// AggregateJudged passes the wrapped trainer's refusals on (node.JudgedAggregator), so the run's nodes
+// penalise refused senders as the daemon does.
+func (t watched) AggregateJudged(ctx context.Context, round uint64, global []byte, updates [][]byte) ([]byte, []node.Refusal, error) {
+	j, ok := t.Trainer.(node.JudgedAggregator)
+	if !ok {
+		b, err := t.Aggregate(ctx, round, global, updates)
+		return b, nil, err
+	}
+	b, refused, err := j.AggregateJudged(ctx, round, global, updates)
+	return b, refused, t.check(ctx, err)
 }

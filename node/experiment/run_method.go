@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mlecs/mlecs/node/fedtrainer"
 	"github.com/mlecs/mlecs/training/federated"
 	"github.com/mlecs/mlecs/training/model"
 	"github.com/mlecs/mlecs/training/nn"
@@ -39,7 +40,7 @@ func runMethod(ctx context.Context, c RunConfig, w *world, work string, pool *nn
 	if err != nil {
 		return mo, err
 	}
-	tc := federated.TrainConfig{Batch: c.Batch, LR: c.LR, WeightDecay: 0.01, Clip: 1, SECCLWeight: 0.1, SECCLTau: 0.2, Seed: seed}
+	tc := fedtrainer.TrainSettings(c.Batch, c.LR, seed)
 	runID := fmt.Sprintf("%s-s%d", method, seed)
 	ecfg := func(id string) federated.EdgeConfig {
 		return federated.EdgeConfig{ID: id, RunID: runID, Components: comp, Steps: c.Steps, PublicSteps: c.PublicSteps,

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mlecs/mlecs/node/fedtrainer"
 	"github.com/mlecs/mlecs/training/dataset"
 	"github.com/mlecs/mlecs/training/model"
 	"github.com/mlecs/mlecs/training/nn"
@@ -164,7 +165,7 @@ func hashID(s string) uint64 {
 	return h.Sum64()
 }
 
-// partition marks D' (a hash of the id below PublicFraction) and gives every other train sample to
+// partition marks D' (fedtrainer.IsPublic) and gives every other train sample to
 // an edge: by group (sorted groups round-robin) when the dataset has at least N groups, else by hash.
 func (w *world) partition(c RunConfig) error {
 	train := w.ds.Split(dataset.SplitTrain)
@@ -180,15 +181,15 @@ func (w *world) partition(c RunConfig) error {
 	}
 	sort.Strings(names)
 	w.byGroup = len(names) >= c.Edges
-	cut := uint64(c.PublicFraction * (1 << 20))
 	w.nPrivate = make([]int, c.Edges)
 	for _, s := range train {
-		h := hashID(s.ID)
-		if h%(1<<20) < cut {
+		// The daemon's rule (fedtrainer.IsPublic: the low 20 bits of the id hash), so a run here and a
+		// run of mlecs nodes on the same data agree on D'; the bits above choose the owner.
+		if fedtrainer.IsPublic(s.ID, c.PublicFraction) {
 			w.public[s.ID] = true
 			continue
 		}
-		j := int((h >> 20) % uint64(c.Edges))
+		j := int((hashID(s.ID) >> 20) % uint64(c.Edges))
 		if w.byGroup && s.Group != "" {
 			j = sort.SearchStrings(names, s.Group) % c.Edges
 		}
@@ -236,8 +237,7 @@ func (w *world) session(ctx context.Context, c RunConfig, work string, pool *nn.
 		return s, nil
 	}
 	dir := filepath.Join(work, "sessions", strconv.FormatUint(seed, 10), strings.Join(mods, "+"))
-	sess, err := model.Setup(ctx, w.ds, dir, model.SetupOptions{Preset: c.Preset, Modalities: mods, Base: w.base, BPEDir: w.bpe,
-		CCL: true, CCLWeight: 0.1, CCLTau: 0.1, MaxBatch: c.Batch, Seed: seed, Features: dataset.DefaultConfig(), Pool: pool})
+	sess, err := model.Setup(ctx, w.ds, dir, fedtrainer.ModelOptions(c.Preset, mods, w.base, w.bpe, c.Batch, seed, pool))
 	if err != nil {
 		return nil, fmt.Errorf("model for %v: %w", mods, err)
 	}

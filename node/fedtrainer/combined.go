@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/mlecs/mlecs/node"
 	"github.com/mlecs/mlecs/training/federated"
 	"github.com/mlecs/mlecs/training/payload"
 )
@@ -57,6 +58,15 @@ func (t *Combined) Aggregate(ctx context.Context, round uint64, global []byte, u
 		return nil, err
 	}
 	return a.Aggregate(ctx, round, global, updates)
+}
+
+// AggregateJudged is Aggregate plus the anchor's refusals (Anchor.AggregateJudged).
+func (t *Combined) AggregateJudged(ctx context.Context, round uint64, global []byte, updates [][]byte) ([]byte, []node.Refusal, error) {
+	a, err := t.anchorFor(ctx, round, global)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.AggregateJudged(ctx, round, global, updates)
 }
 
 // Anchor returns the anchor trainer, nil until the node first aggregated.

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
+	"github.com/mlecs/mlecs/node"
+	"github.com/mlecs/mlecs/training/aggregate"
 	"github.com/mlecs/mlecs/training/federated"
 	"github.com/mlecs/mlecs/training/payload"
 )
@@ -148,5 +151,44 @@ func TestIsPublic(t *testing.T) {
 	}
 	if n < 500 || n > 1500 {
 		t.Errorf("%d of 10000 ids public at 0.1", n)
+	}
+}
+
+// TestJudgeMapsRejectionsToInputs: each rejection of the aggregation's record, and each capped sample
+// count, becomes a refusal of the right input index with its reason; a duplicate is the later update
+// of its edge, never the first.
+func TestJudgeMapsRejectionsToInputs(t *testing.T) {
+	// Inputs 0..6; input 2 did not decode (refused before aggregation), so the aggregation saw the
+	// other six in this order.
+	edges := []string{"a", "b", "c", "b", "d", "e"}
+	index := []int{0, 1, 3, 4, 5, 6}
+	res := &aggregate.Result{
+		Rejected: []aggregate.Rejection{
+			{Edge: "b", Err: fmt.Errorf("%w: twice", aggregate.ErrDuplicate)},
+			{Edge: "c", Err: fmt.Errorf("%w: value 3 is NaN", aggregate.ErrNonFinite)},
+			{Edge: "d", Err: fmt.Errorf("%w: tensor w", aggregate.ErrShape)},
+			{Edge: "e", Err: fmt.Errorf("%w: zero samples", aggregate.ErrContribution)},
+			{Edge: "b", Err: fmt.Errorf("%w: 40 > 3 x 10", aggregate.ErrNorm)},
+			{Edge: "zz", Err: aggregate.ErrNorm}, // not an input: ignored
+		},
+		Accepted: []aggregate.Accepted{
+			{Edge: "a", Declared: 1000, Samples: 20},
+		},
+	}
+	got := judge(res, edges, index)
+	want := []node.Refusal{
+		{Index: 4, Reason: node.RefuseDuplicate},
+		{Index: 3, Reason: node.RefuseNonFinite},
+		{Index: 5, Reason: node.RefuseShape},
+		{Index: 6, Reason: node.RefuseInvalid},
+		{Index: 1, Reason: node.RefuseNorm},
+		{Index: 0, Reason: node.RefuseInflatedSamples},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("refusals\n got %v\nwant %v", got, want)
+	}
+	// An honest record refuses nobody.
+	if got := judge(&aggregate.Result{Accepted: []aggregate.Accepted{{Edge: "a", Declared: 5, Samples: 5}}}, []string{"a"}, []int{0}); len(got) != 0 {
+		t.Fatalf("honest round refused %v", got)
 	}
 }
