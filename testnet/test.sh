@@ -6,7 +6,8 @@
 #      restarted, comes back with a higher term than before (fencing) and, pinned, takes the lease back
 #   c  kill -9 an edge while cut off from the network: it restarts with its term/round from Badger, then
 #      rejoins
-#   d  partition an edge (docker network disconnect): it keeps answering; reconnected, it rejoins
+#   d  partition an edge (docker network disconnect): it keeps answering; reconnected, it rejoins; then
+#      partition the pinned anchor: both sides run, and healed, they merge under term fencing
 #   e  intruders: a node with an allowlisted key but no PSK, and one with the PSK but not allowlisted,
 #      see no peers and no mesh node connects to them
 #   f  rounds of real ML-ECS complete: every edge's round advances by 2 and every edge trained (its log)
@@ -260,6 +261,38 @@ if wait_for "$(budget 60)" "edge2 rejoined" rejoined edge2; then
 	record "d2 reconnected edge rejoins" PASS "$ms" "sees all 5 peers and the anchor after $(secs "$ms")s"
 else
 	record "d2 reconnected edge rejoins" FAIL $(($(now_ms) - t)) "edge2 did not see the mesh again"
+fi
+
+# ---- d3/d4: partition the pinned anchor from the rest --------------------------------------------------
+# The majority side (standby + four edges) must elect the standby and keep closing rounds; the cut-off
+# anchor keeps answering on its own. Healed, the higher term fences the stale side: all six agree on one
+# anchor at a term above both sides' and rounds go on from the majority's global.
+read -r -a REST <<<"$(all_but anchor)"
+r0=$(field edge1 round)
+disconnect anchor
+t=$(now_ms)
+if wait_for "$(budget 60)" "the rest agree on standby" agreed standby "${REST[@]}" &&
+	wait_for "$(budget 60)" "rounds continue without the anchor" round_above edge1 "$r0"; then
+	ms=$(($(now_ms) - t))
+	tside=$(agreed standby "${REST[@]}")
+	record "d3 anchor partitioned, both sides run" PASS "$ms" "5 follow standby at term $tside, edge1 round $r0 -> $(field edge1 round); cut-off anchor answers (term $(field anchor term), phase $(field anchor phase))"
+else
+	tside=""
+	record "d3 anchor partitioned, both sides run" FAIL $(($(now_ms) - t)) "majority: anchor '$(field edge1 anchor)', edge1 round $r0 -> $(field edge1 round)"
+fi
+reconnect anchor
+t=$(now_ms)
+if wait_for "$(budget 60)" "all six agree on one anchor" agreed anchor "${TN_MESH_NODES[@]}"; then
+	ms=$(($(now_ms) - t))
+	theal=$(agreed anchor "${TN_MESH_NODES[@]}")
+	r1=$(field edge1 round)
+	if [[ -n $tside ]] && ((theal > tside)) && wait_for "$(budget 60)" "rounds continue after healing" round_above edge1 "$r1"; then
+		record "d4 healed, merged under term fencing" PASS "$ms" "all six follow the pinned anchor at term $theal (> $tside); round $r1 -> $(field edge1 round)"
+	else
+		record "d4 healed, merged under term fencing" FAIL "$ms" "term after healing ${theal:-?} (majority side ${tside:-?}); edge1 round $r1 -> $(field edge1 round)"
+	fi
+else
+	record "d4 healed, merged under term fencing" FAIL $(($(now_ms) - t)) "no single anchor agreed by all six"
 fi
 
 # ---- e: intruders ---------------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ func TestSimulateMLECS(t *testing.T) {
 	ctx := context.Background()
 	pool := nn.NewPool(2)
 	defer pool.Close()
-	nTrain, nTest, pre, rounds, steps := 360, 48, 40, 3, 12
+	nTrain, nTest, pre, rounds, steps := 360, 48, 40, 3, 16
 	if testing.Short() {
 		nTrain, nTest, pre, rounds, steps = 80, 8, 5, 2, 1
 	}
@@ -158,7 +158,8 @@ func TestSimulateMLECS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anchor, err := NewAnchor(AnchorConfig{RunID: "run-test", Components: comp, Steps: max(1, steps/2), Train: tc},
+	// The anchor (the cloud node) takes twice the edges' steps per round on D'.
+	anchor, err := NewAnchor(AnchorConfig{RunID: "run-test", Components: comp, Steps: 2 * steps, Train: tc},
 		w.sessions[ai].Model, shared, w.examples(t, ctx, ai, dataset.SplitTrain, isPublic), pool)
 	if err != nil {
 		t.Fatal(err)
