@@ -26,6 +26,7 @@ type options struct {
 	encoder                                     string
 	epochs, batch, threads, pretrainSteps       int
 	lr, weightDecay, clip, cclWeight, cclTau    float64
+	modalityDropout                             float64
 	seed                                        uint64
 	noCCL, resume                               bool
 }
@@ -70,6 +71,7 @@ func NewCmd() *cobra.Command {
 	f.Float64Var(&o.cclTau, "ccl-tau", o.cclTau, "temperature of the CCL loss")
 	f.Uint64Var(&o.seed, "seed", o.seed, "seed of initialisation and data order")
 	f.BoolVar(&o.noCCL, "no-ccl", false, "disable the cross-modal contrastive loss")
+	f.Float64Var(&o.modalityDropout, "modality-dropout", 0, "probability of hiding each modality of a training sample per step (never all)")
 	f.StringVar(&o.encoder, "encoder", model.EncoderTransformer, "image and series encoder: transformer (patches) or cnn")
 	f.BoolVar(&o.resume, "resume", false, "continue from the newest checkpoint in --out")
 	return cmd
@@ -89,6 +91,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("%w: --ccl-weight %v must be >= 0 and --ccl-tau %v > 0", ErrUsage, o.cclWeight, o.cclTau)
 	case o.threads < 0:
 		return fmt.Errorf("%w: --threads %d", ErrUsage, o.threads)
+	case !(o.modalityDropout >= 0 && o.modalityDropout < 1):
+		return fmt.Errorf("%w: --modality-dropout %v not in [0,1)", ErrUsage, o.modalityDropout)
 	case o.encoder != model.EncoderTransformer && o.encoder != model.EncoderCNN:
 		return fmt.Errorf("%w: --encoder %q (want %s or %s)", ErrUsage, o.encoder, model.EncoderTransformer, model.EncoderCNN)
 	}
@@ -142,7 +146,7 @@ func (o *options) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 		return err
 	}
 	log.Info("training", "examples", len(examples), "params", sess.Model.ParamCount(), "out", o.out)
-	res, err := model.Train(ctx, sess.Model, examples, o.out, model.TrainOptions{Epochs: o.epochs, Batch: o.batch, LR: o.lr,
+	res, err := model.Train(ctx, sess.Model, examples, o.out, model.TrainOptions{Epochs: o.epochs, Batch: o.batch, LR: o.lr, ModalityDropout: o.modalityDropout,
 		WeightDecay: o.weightDecay, Clip: o.clip, Seed: o.seed, Resume: o.resume, Log: log,
 		Progress: model.ProgressPrinter(stderr, "train")})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -188,7 +189,7 @@ func TestResumeBitIdentical(t *testing.T) {
 	cfg := tinyConfig(t, true)
 	train := randomExamples(cfg, 4, 7)
 	train = append(train, randomExamples(cfg, 4, 8)...)
-	opts := TrainOptions{Epochs: 3, Batch: 3, LR: 5e-3, WeightDecay: 0.01, Clip: 1, Seed: 4}
+	opts := TrainOptions{Epochs: 3, Batch: 3, LR: 5e-3, WeightDecay: 0.01, Clip: 1, Seed: 4, ModalityDropout: 0.3}
 	full, err := New[float32](cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -287,5 +288,49 @@ func TestConfigValidate(t *testing.T) {
 	cfg.PromptTokens, cfg.Modalities[0].Encoder, cfg.Modalities[1].Encoder = 3, EncoderCNN, EncoderCNN
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("valid config refused: %v", err)
+	}
+}
+
+// TestModalityDropout checks what training relies on: every sample keeps at least one modality, hidden
+// ones are gone from the copy only, and the rate is close to p.
+func TestModalityDropout(t *testing.T) {
+	cfg := tinyConfig(t, false)
+	exs := randomExamples(cfg, 4, 1)
+	rng := rand.New(rand.NewPCG(1, 2))
+	held, hidden := 0, 0
+	for range 2000 {
+		for _, ex := range exs {
+			got := dropModalities(ex, 0.5, rng)
+			kept := 0
+			for k := range cfg.Modalities {
+				if !ex.has(k) {
+					if got.has(k) {
+						t.Fatalf("sample %s: modality %d appeared", ex.ID, k)
+					}
+					continue
+				}
+				held++
+				if got.has(k) {
+					kept++
+				} else {
+					hidden++
+				}
+			}
+			if kept == 0 {
+				t.Fatalf("sample %s: every modality hidden", ex.ID)
+			}
+		}
+	}
+	for _, ex := range exs { // the originals are untouched
+		if ex.ID == "a" && !(ex.has(0) && ex.has(1) && ex.has(2)) {
+			t.Fatalf("sample a lost a modality in the original")
+		}
+	}
+	// Samples with one modality never drop it and with several keep one, so the rate is below p.
+	if r := float64(hidden) / float64(held); r < 0.3 || r > 0.5 {
+		t.Errorf("hidden rate %.3f, want in [0.3, 0.5] for p = 0.5", r)
+	}
+	if got := dropModalities(exs[0], 0, rng); &got.Inputs[0][0] != &exs[0].Inputs[0][0] {
+		t.Errorf("p = 0 must return the example as is")
 	}
 }

@@ -20,9 +20,13 @@ type TrainOptions struct {
 	WeightDecay float64
 	Clip        float64 // global gradient-norm clip; <= 0 disables
 	Seed        uint64  // data order
-	Resume      bool    // continue from out's newest checkpoint
-	Progress    func(Progress)
-	Log         *slog.Logger
+	// ModalityDropout hides each modality a training sample holds with this probability, drawn anew every
+	// step from (Seed, step), never all of a sample's modalities. The model then cannot lean on one
+	// modality alone (emoji keywords), and it trains on the missing-modality cases it will meet.
+	ModalityDropout float64
+	Resume          bool // continue from out's newest checkpoint
+	Progress        func(Progress)
+	Log             *slog.Logger
 }
 
 func (o TrainOptions) validate(maxBatch int) error {
@@ -33,6 +37,8 @@ func (o TrainOptions) validate(maxBatch int) error {
 		return fmt.Errorf("%w: batch %d not in [1,%d]", ErrConfig, o.Batch, maxBatch)
 	case !(o.LR > 0) || o.WeightDecay < 0:
 		return fmt.Errorf("%w: lr %v, weight decay %v", ErrConfig, o.LR, o.WeightDecay)
+	case !(o.ModalityDropout >= 0 && o.ModalityDropout < 1):
+		return fmt.Errorf("%w: modality dropout %v not in [0,1)", ErrConfig, o.ModalityDropout)
 	}
 	return nil
 }
@@ -102,10 +108,11 @@ func Train(ctx context.Context, m *Model[float32], train []Example, out string, 
 				return res, fmt.Errorf("train: %w", err)
 			}
 			batch = batch[:0]
-			for _, i := range perm[s*o.Batch : min(len(perm), (s+1)*o.Batch)] {
-				batch = append(batch, train[i])
-			}
 			step := st.Step + 1
+			drop := rand.New(rand.NewPCG(o.Seed^0x6d6f64, uint64(step)))
+			for _, i := range perm[s*o.Batch : min(len(perm), (s+1)*o.Batch)] {
+				batch = append(batch, dropModalities(train[i], o.ModalityDropout, drop))
+			}
 			for _, opt := range opts {
 				if err := opt.SetLR(o.LR * lrSchedule(step, total)); err != nil {
 					return res, fmt.Errorf("train: %w", err)
@@ -150,4 +157,41 @@ func Train(ctx context.Context, m *Model[float32], train []Example, out string, 
 		log.Info("epoch done", "epoch", epoch, "loss", res.LastLoss, "seconds", time.Since(start).Seconds())
 	}
 	return res, nil
+}
+
+// dropModalities returns ex with each modality it holds hidden with probability p, keeping at least one
+// (a shallow copy: the input tensors are shared, never written).
+func dropModalities(ex Example, p float64, rng *rand.Rand) Example {
+	if p == 0 {
+		return ex
+	}
+	var held []int
+	for k := range max(len(ex.Inputs), len(ex.Tokens)) {
+		if ex.has(k) {
+			held = append(held, k)
+		}
+	}
+	var hide []int
+	for _, k := range held {
+		if rng.Float64() < p {
+			hide = append(hide, k)
+		}
+	}
+	if len(hide) == len(held) && len(held) > 0 {
+		j := rng.IntN(len(hide)) // keep one, chosen at random
+		hide = append(hide[:j:j], hide[j+1:]...)
+	}
+	if len(hide) == 0 {
+		return ex
+	}
+	ex.Inputs, ex.Tokens = append([][]float32(nil), ex.Inputs...), append([][]int32(nil), ex.Tokens...)
+	for _, k := range hide {
+		if k < len(ex.Inputs) {
+			ex.Inputs[k] = nil
+		}
+		if k < len(ex.Tokens) {
+			ex.Tokens[k] = nil
+		}
+	}
+	return ex
 }
