@@ -246,7 +246,23 @@ func (s *Store) DeleteBlob(ctx context.Context, h Hash) error {
 // are logged and skipped.
 func (s *Store) ListBlobs(ctx context.Context) ([]BlobInfo, error) {
 	var out []BlobInfo
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.scanBlobManifests(ctx, func(key []byte, m *blobManifest, err error) {
+		if err != nil {
+			s.log.Warn("skip corrupt blob manifest", "key", keyString(key), "err", err)
+			return
+		}
+		out = append(out, BlobInfo{Hash: m.hash, Size: m.size, Created: m.created})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list blobs: %w", err)
+	}
+	return out, nil
+}
+
+// scanBlobManifests calls fn for every blob manifest record in key order with the decoded manifest, or
+// with why it is unreadable (a manifest stored under another blob's key counts as corrupt).
+func (s *Store) scanBlobManifests(ctx context.Context, fn func(key []byte, m *blobManifest, err error)) error {
+	return s.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixBlobManifest), PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -257,17 +273,13 @@ func (s *Store) ListBlobs(ctx context.Context) ([]BlobInfo, error) {
 			if err != nil {
 				return err
 			}
+			key := it.Item().Key()
 			m, err := decodeBlobManifest(raw)
-			if err != nil {
-				s.log.Warn("skip corrupt blob manifest", "key", keyString(it.Item().Key()), "err", err)
-				continue
+			if err == nil && string(blobManifestKey(m.hash)) != string(key) {
+				err = fmt.Errorf("%w: blob manifest names %s, stored under another key", ErrCorrupt, m.hash)
 			}
-			out = append(out, BlobInfo{Hash: m.hash, Size: m.size, Created: m.created})
+			fn(key, m, err)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list blobs: %w", err)
-	}
-	return out, nil
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // CheckpointCheck is the verification of one stored checkpoint: its description (from the manifest,
@@ -109,28 +107,12 @@ func (s *Store) Verify(ctx context.Context, blobs bool) (VerifyReport, error) {
 func (s *Store) blobManifests(ctx context.Context) ([]Hash, []BlobCheck, error) {
 	var hashes []Hash
 	var bad []BlobCheck
-	err := s.view(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixBlobManifest), PrefetchValues: true, PrefetchSize: 64})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			raw, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			m, err := decodeBlobManifest(raw)
-			if err == nil && string(blobManifestKey(m.hash)) != string(it.Item().Key()) {
-				err = fmt.Errorf("%w: blob manifest names %s, stored under another key", ErrCorrupt, m.hash)
-			}
-			if err != nil {
-				bad = append(bad, BlobCheck{Key: keyString(it.Item().Key()), Err: err})
-				continue
-			}
-			hashes = append(hashes, m.hash)
+	err := s.scanBlobManifests(ctx, func(key []byte, m *blobManifest, err error) {
+		if err != nil {
+			bad = append(bad, BlobCheck{Key: keyString(key), Err: err})
+			return
 		}
-		return nil
+		hashes = append(hashes, m.hash)
 	})
 	return hashes, bad, err
 }
