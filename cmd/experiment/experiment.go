@@ -80,7 +80,7 @@ func newRunCmdWith(o *options) *cobra.Command {
 	f.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds per method and seed")
 	f.StringVar(&o.seeds, "seeds", "1", "comma-separated seeds")
 	f.StringVar(&o.methods, "methods", strings.Join(c.Methods, ","), "comma-separated methods (mlecs, mlecs-no-ccl, mlecs-no-amt, "+
-		"mlecs-no-mma, mlecs-no-seccl, local, fedavg, fedprox, creamfl, centralized)")
+		"mlecs-no-mma, mlecs-no-seccl, local, fedavg, fedprox, creamfl, fedmkt, centralized)")
 	f.StringVar(&c.Preset, "preset", c.Preset, "model preset: tiny or small")
 	f.StringVar(&c.Base, "base", "", "pretrained base (mlecs pretrain dir or GPT-2 .safetensors); default: pretrain one")
 	f.StringVar(&c.BPEDir, "bpe", "", "GPT-2 BPE directory; default $MLECS_BPE or shared/data/gpt2-bpe")

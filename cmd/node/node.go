@@ -100,7 +100,7 @@ func newStartCmd(o *options) *cobra.Command {
 	f.StringVar(&o.dataset, "dataset", "", "mlecs-dataset/1 directory to train ML-ECS on (empty: the simple vector trainer)")
 	f.StringVar(&o.base, "base", "", "pretrained base LM directory (mlecs pretrain), shared by every node of the run")
 	f.StringVar(&o.preset, "preset", "", "model preset: tiny or small (default tiny)")
-	f.StringVar(&o.method, "method", "", "communicating strategy: mlecs, fedavg, fedprox, creamfl or an ablation (default mlecs)")
+	f.StringVar(&o.method, "method", "", "communicating strategy: mlecs, fedavg, fedprox, creamfl, fedmkt or an ablation (default mlecs)")
 	f.IntVar(&o.steps, "steps", 0, "edge steps on its private data per round (default 20)")
 	f.IntVar(&o.publicSteps, "public-steps", 0, "edge steps on its public share D'_j per round (default 5)")
 	f.IntVar(&o.anchorSteps, "anchor-steps", 0, "anchor steps on D' per round (default 10)")

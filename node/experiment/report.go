@@ -159,8 +159,8 @@ func reportPerEdge(b *strings.Builder, r Results, names []string) {
 
 func reportParts(b *strings.Builder, r Results, names []string) {
 	b.WriteString("## Bytes per payload part\n\nBytes per edge per round, averaged over rounds, edges and seeds.\n\n")
-	b.WriteString("| method | direction | header | lora | fused | predictions | metrics | total |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| method | direction | header | lora | fused | predictions | metrics | knowledge | total |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	wrote := false
 	for _, n := range names {
 		m := r.Methods[n]
@@ -173,12 +173,12 @@ func reportParts(b *strings.Builder, r Results, names []string) {
 			}
 			wrote = true
 			s := d.s
-			fmt.Fprintf(b, "| %s | %s | %d | %d | %d | %d | %d | %d |\n", n, d.dir,
-				s.Header, s.LoRA, s.Fused, s.Predictions, s.Metrics, s.Total())
+			fmt.Fprintf(b, "| %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", n, d.dir,
+				s.Header, s.LoRA, s.Fused, s.Predictions, s.Metrics, s.Knowledge, s.Total())
 		}
 	}
 	if !wrote {
-		b.WriteString("| — | — | — | — | — | — | — | — |\n")
+		b.WriteString("| — | — | — | — | — | — | — | — | — |\n")
 	}
 	b.WriteString("\n")
 }

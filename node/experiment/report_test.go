@@ -35,7 +35,7 @@ func TestReportTablesAndGain(t *testing.T) {
 		"| edge-1 | twemoji | 0.5000 | 0.5500 | 0.3000 | 0.4500 | 0.9000 |",
 		"| edge-2 | twemoji, text | 0.8333 | 0.5500 | 0.3000 | 0.4500 | 0.9000 |",
 		// Parts.
-		"| mlecs | up | 10 | 990 | 1250 | 250 | 0 | 2500 |",
+		"| mlecs | up | 10 | 990 | 1250 | 250 | 0 | 0 | 2500 |",
 		"![Edge ROUGE-Lsum per round](rouge_per_round.png)", "(bytes_per_round.png)",
 	} {
 		if !strings.Contains(md, want) {

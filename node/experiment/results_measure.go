@@ -217,7 +217,7 @@ func (e *EdgeRound) validate() error {
 }
 
 func checkSizes(what string, s payload.Sizes) error {
-	if s.Header < 0 || s.LoRA < 0 || s.Fused < 0 || s.Predictions < 0 || s.Metrics < 0 {
+	if s.Header < 0 || s.LoRA < 0 || s.Fused < 0 || s.Predictions < 0 || s.Metrics < 0 || s.Knowledge < 0 {
 		return fmt.Errorf("%s: negative part in %+v", what, s)
 	}
 	return nil

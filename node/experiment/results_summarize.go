@@ -65,7 +65,7 @@ type seedSummary struct {
 }
 
 // partsF accumulates payload part sizes as float64 means.
-type partsF [5]float64
+type partsF [6]float64
 
 func (p *partsF) add(s payload.Sizes) {
 	p[0] += float64(s.Header)
@@ -73,6 +73,7 @@ func (p *partsF) add(s payload.Sizes) {
 	p[2] += float64(s.Fused)
 	p[3] += float64(s.Predictions)
 	p[4] += float64(s.Metrics)
+	p[5] += float64(s.Knowledge)
 }
 
 func (p *partsF) scale(k float64) {
@@ -84,7 +85,7 @@ func (p *partsF) scale(k float64) {
 func (p partsF) sizes() *payload.Sizes {
 	return &payload.Sizes{
 		Header: roundBytes(p[0]), LoRA: roundBytes(p[1]), Fused: roundBytes(p[2]),
-		Predictions: roundBytes(p[3]), Metrics: roundBytes(p[4]),
+		Predictions: roundBytes(p[3]), Metrics: roundBytes(p[4]), Knowledge: roundBytes(p[5]),
 	}
 }
 

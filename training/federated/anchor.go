@@ -73,6 +73,9 @@ func NewAnchor(cfg AnchorConfig, m *model.Model[float32], shared []payload.Tenso
 	if err != nil {
 		return nil, fmt.Errorf("anchor: %w", err)
 	}
+	if comp.Distill {
+		l.alpha = comp.DistillAlpha
+	}
 	a := &Anchor{cfg: cfg, l: l, public: public, pub: newCursor(len(public), cfg.Train.Seed+5), log: cfg.Log}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -102,8 +105,10 @@ func (a *Anchor) Model() *model.Model[float32] { return a.l.m }
 // Round closes the round the updates answer (the last published one; none for the first call), runs
 // validation and MMA over their shared-LoRA deltas and applies the aggregate to the global shared LoRA,
 // tunes the anchor's model on D' (SE-CCL towards the mean of the edges' normalised fused
-// representations of each public id), and returns the next round's Global: the global shared LoRA and
-// the anchor's fused representations of D', each only when the strategy sends it. Updates for another
+// representations of each public id; FedMKT: distillation from the mean of the edges' top-K
+// distributions, see edgeKnowledge), and returns the next round's Global: the global shared LoRA, the
+// anchor's fused representations of D' and its top-K distributions on D', each only when the strategy
+// sends it. Updates for another
 // round or run are rejected before aggregation (logged); if none survives validation the global LoRA is
 // unchanged and the round goes on. Absent parts are tolerated: an update without a LoRA delta is
 // rejected by the aggregation alone, one without reps gives no SE-CCL targets, predictions are unused.
@@ -143,6 +148,7 @@ func (a *Anchor) Round(ctx context.Context, updates []*payload.Update) (*payload
 		}
 	}
 	targets := a.edgeTargets(fresh)
+	teach := a.edgeKnowledge(fresh)
 	for range a.cfg.Steps {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("anchor round %d: %w", a.round, err)
@@ -155,7 +161,7 @@ func (a *Anchor) Round(ctx context.Context, updates []*payload.Update) (*payload
 				tg[b] = targets[batch[b].ID]
 			}
 		}
-		if _, err := a.l.step(batch, tg); err != nil {
+		if _, err := a.l.step(batch, tg, teachersFor(batch, teach)); err != nil {
 			return nil, fmt.Errorf("anchor round %d: %w", a.round, err)
 		}
 	}
@@ -172,6 +178,12 @@ func (a *Anchor) Round(ctx context.Context, updates []*payload.Update) (*payload
 	case comp.SendsReps():
 		var err error
 		if g.Fused, err = a.l.reps(ctx, a.public); err != nil {
+			return nil, fmt.Errorf("anchor round %d: %w", a.round, err)
+		}
+	}
+	if comp.SendsKnowledge() {
+		var err error
+		if g.Knowledge, err = a.l.knowledge(ctx, a.public, comp.DistillTopK); err != nil {
 			return nil, fmt.Errorf("anchor round %d: %w", a.round, err)
 		}
 	}
@@ -236,6 +248,70 @@ func (a *Anchor) edgeTargets(us []*payload.Update) map[string][]float32 {
 		}
 	}
 	return sum
+}
+
+// edgeKnowledge averages, per public id and target position, the top-K distributions the edges sent
+// (FedMKT's aggregation of the SLMs' knowledge): each edge's distribution is renormalised, then the mean
+// is taken over the edges that sent that position, a token missing from an edge's top-K counting 0 for
+// it. Tokens are sorted by id. An update whose knowledge is not usable (a token outside the anchor's
+// vocabulary) is skipped with a warning, as a rejected delta is. nil when distillation is off or no edge
+// sent any.
+func (a *Anchor) edgeKnowledge(us []*payload.Update) map[string][]model.Dist {
+	if !a.cfg.Components.Distill {
+		return nil
+	}
+	type acc struct {
+		sum map[int32]float64
+		n   int
+	}
+	per := map[string][]acc{}
+	for _, u := range us {
+		ts, err := teachersOf(u.Knowledge, a.l.lm.Config().VocabSize)
+		if err != nil {
+			a.log.Warn("update knowledge skipped", "round", a.round, "edge", u.Edge, "err", err)
+			continue
+		}
+		for id, ds := range ts {
+			ps := per[id]
+			for len(ps) < len(ds) {
+				ps = append(ps, acc{sum: map[int32]float64{}})
+			}
+			for j, d := range ds {
+				var tot float64
+				for _, p := range d.Probs {
+					tot += float64(p)
+				}
+				if !(tot > 0) {
+					continue
+				}
+				for k, t := range d.IDs {
+					ps[j].sum[t] += float64(d.Probs[k]) / tot
+				}
+				ps[j].n++
+			}
+			per[id] = ps
+		}
+	}
+	if len(per) == 0 {
+		return nil
+	}
+	out := make(map[string][]model.Dist, len(per))
+	for id, ps := range per {
+		ds := make([]model.Dist, len(ps))
+		for j, p := range ps {
+			if p.n == 0 {
+				continue // no edge had a usable distribution here: the position gets no teacher
+			}
+			ids := slices.Sorted(maps.Keys(p.sum))
+			d := model.Dist{IDs: ids, Probs: make([]float32, len(ids))}
+			for k, t := range ids {
+				d.Probs[k] = float32(p.sum[t] / float64(p.n))
+			}
+			ds[j] = d
+		}
+		out[id] = ds
+	}
+	return out
 }
 
 // agreement turns sum (Σ of the unit vectors rs) into the CreamFL-style ensemble Σ_k w_k r_k / Σ_k w_k

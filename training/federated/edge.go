@@ -97,6 +97,9 @@ func NewEdge(cfg EdgeConfig, template *model.Model[float32], modalities []string
 		return nil, fmt.Errorf("edge %s: %w", cfg.ID, err)
 	}
 	l.proxMu = float32(comp.ProxMu)
+	if comp.Distill {
+		l.alpha = comp.DistillAlpha
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -141,14 +144,16 @@ func (e *Edge) Gates() []float64 {
 // LocalRound runs one round on the edge. With communication on, global (the anchor's payload for a
 // round after the edge's last one) replaces the shared LoRA — AMT keeps the private branch and gates, so
 // the gates decide how much of it the edge takes — and its fused representations become the SE-CCL
-// targets of D'_j. Then Steps steps on D_j and PublicSteps steps on D'_j, and the update: metrics and
-// what the strategy sends (Components.SendsLoRA, SendsReps, SendsPredictions): the change of the shared
-// LoRA over the round, the fused representations of D'_j, predictions. A global without reps leaves
-// SE-CCL without targets for the round. Without communication global must be nil and the update is
+// targets of D'_j, and (FedMKT) its top-K distributions the distillation teachers of D'_j. Then Steps
+// steps on D_j and PublicSteps steps on D'_j, and the update: metrics and what the strategy sends
+// (Components.SendsLoRA, SendsReps, SendsPredictions, SendsKnowledge): the change of the shared LoRA
+// over the round, the fused representations of D'_j, predictions, the SLM's top-K distributions on
+// D'_j. A global without reps (knowledge) leaves SE-CCL (distillation) without targets for the round. Without communication global must be nil and the update is
 // only a report (metrics).
 func (e *Edge) LocalRound(ctx context.Context, global *payload.Global) (*payload.Update, error) {
 	comm := e.cfg.Components.Communicate
 	var targets map[string][]float32
+	var teach map[string][]model.Dist
 	shared, sc := e.l.shared()
 	switch {
 	case comm && global == nil:
@@ -171,6 +176,12 @@ func (e *Edge) LocalRound(ctx context.Context, global *payload.Global) (*payload
 				targets[id] = global.Fused.Row(i)
 			}
 		}
+		if e.cfg.Components.Distill && len(global.Knowledge.Samples) > 0 {
+			var err error
+			if teach, err = teachersOf(global.Knowledge, e.l.lm.Config().VocabSize); err != nil {
+				return nil, fmt.Errorf("edge %s: global: %w", e.cfg.ID, err)
+			}
+		}
 	default:
 		e.round++
 	}
@@ -183,7 +194,7 @@ func (e *Edge) LocalRound(ctx context.Context, global *payload.Global) (*payload
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("edge %s round %d: %w", e.cfg.ID, e.round, err)
 		}
-		st, err := e.l.step(pick(e.private, e.priv.next(e.cfg.Train.Batch)), nil)
+		st, err := e.l.step(pick(e.private, e.priv.next(e.cfg.Train.Batch)), nil, nil)
 		if err != nil {
 			return nil, fmt.Errorf("edge %s round %d: %w", e.cfg.ID, e.round, err)
 		}
@@ -201,7 +212,7 @@ func (e *Edge) LocalRound(ctx context.Context, global *payload.Global) (*payload
 				tg[b] = targets[batch[b].ID]
 			}
 		}
-		st, err := e.l.step(batch, tg)
+		st, err := e.l.step(batch, tg, teachersFor(batch, teach))
 		if err != nil {
 			return nil, fmt.Errorf("edge %s round %d: %w", e.cfg.ID, e.round, err)
 		}
@@ -227,6 +238,11 @@ func (e *Edge) LocalRound(ctx context.Context, global *payload.Global) (*payload
 	var err error
 	if comp.SendsReps() {
 		if u.Fused, err = e.l.reps(ctx, e.public); err != nil {
+			return nil, fmt.Errorf("edge %s: %w", e.cfg.ID, err)
+		}
+	}
+	if comp.SendsKnowledge() {
+		if u.Knowledge, err = e.l.knowledge(ctx, e.public, comp.DistillTopK); err != nil {
 			return nil, fmt.Errorf("edge %s: %w", e.cfg.ID, err)
 		}
 	}

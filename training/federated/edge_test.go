@@ -335,23 +335,25 @@ func TestCreamFLRound(t *testing.T) {
 
 // partsWant are the payload parts a strategy must send: what its method uses, nothing more.
 type partsWant struct {
-	upLoRA, upReps, upPreds bool
-	downLoRA, downReps      bool
+	upLoRA, upReps, upPreds, upKnow bool
+	downLoRA, downReps, downKnow    bool
 }
 
 // TestSimStrategies runs two rounds of every strategy with an anchor on tiny models and checks, from the
 // encoders' Sizes, which parts travel in each direction (an empty part is only its count framing):
-// FedAvg/FedProx only the LoRA, CreamFL only representations, ML-ECS and the ablations LoRA + reps +
-// predictions except -no-seccl (no reps, no predictions), nothing for local training; and encoded bytes
-// equal to the reported sizes.
+// FedAvg/FedProx only the LoRA, CreamFL only representations, FedMKT only top-K distributions, ML-ECS
+// and the ablations LoRA + reps + predictions except -no-seccl (no reps, no predictions), nothing for
+// local training; and encoded bytes equal to the reported sizes. The knowledge section costs 0 bytes
+// when it is not sent.
 func TestSimStrategies(t *testing.T) {
 	ctx := context.Background()
-	mlecs := partsWant{true, true, true, true, true}
+	mlecs := partsWant{upLoRA: true, upReps: true, upPreds: true, downLoRA: true, downReps: true}
 	loraOnly := partsWant{upLoRA: true, downLoRA: true}
 	want := map[Strategy]*partsWant{
 		MLECS: &mlecs, NoCCL: &mlecs, NoAMT: &mlecs, NoMMA: &mlecs,
 		NoSECCL: &loraOnly, FedAvg: &loraOnly, FedProx: &loraOnly,
 		CreamFL: {upReps: true, downReps: true},
+		FedMKT:  {upKnow: true, downKnow: true},
 		Local:   nil, Centralized: nil,
 	}
 	var buf bytes.Buffer
@@ -408,7 +410,8 @@ func TestSimStrategies(t *testing.T) {
 				// the last round, when the edges have sent theirs.
 				downReps := d.Fused > emptyDown.Fused
 				if st.Down.Bytes != d.Total() || (d.LoRA > emptyDown.LoRA) != w.downLoRA ||
-					(k == len(stats)-1 && downReps != w.downReps) || (downReps && !w.downReps) || d.Header == 0 {
+					(k == len(stats)-1 && downReps != w.downReps) || (downReps && !w.downReps) || d.Header == 0 ||
+					(d.Knowledge > 0) != w.downKnow {
 					t.Fatalf("%s/%s round %d: down %d B, sizes %+v, want %+v", s, codec, st.Round, st.Down.Bytes, d, *w)
 				}
 				if len(st.Up) != len(edges) {
@@ -417,7 +420,8 @@ func TestSimStrategies(t *testing.T) {
 				for id, up := range st.Up {
 					u := up.Sizes
 					if up.Bytes != u.Total() || (u.LoRA > emptyUp.LoRA) != w.upLoRA || (u.Fused > emptyUp.Fused) != w.upReps ||
-						(u.Predictions > emptyUp.Predictions) != w.upPreds || u.Header == 0 || u.Metrics <= emptyUp.Metrics {
+						(u.Predictions > emptyUp.Predictions) != w.upPreds || u.Header == 0 || u.Metrics <= emptyUp.Metrics ||
+						(u.Knowledge > 0) != w.upKnow {
 						t.Fatalf("%s/%s round %d edge %s: up %d B, sizes %+v, want %+v", s, codec, st.Round, id, up.Bytes, u, *w)
 					}
 				}

@@ -59,6 +59,8 @@ type learner struct {
 
 	prox      []float32 // FedProx centre (the round's global shared LoRA); nil: off
 	proxMu    float32
+	alpha     float64   // FedMKT distillation weight on steps with teachers (0: off)
+	dlogits   []float32 // the distillation's logits gradient, grown to the largest pass
 	rep, drep []float32 // [MaxBatch, C] prefix means and their gradient
 	zc, tc    []float32 // compact rows with a target
 	dzc       []float32
@@ -142,12 +144,17 @@ func (l *learner) ready() error {
 	return l.amt.Pack()
 }
 
-// stepStats are the losses of one step.
-type stepStats struct{ total, gen, ccl, align float64 }
+// stepStats are the losses of one step; distilled says whether the step had teachers (kd is their KL).
+type stepStats struct {
+	total, gen, ccl, align, kd float64
+	distilled                  bool
+}
 
 // step runs one optimiser step on batch. targets[b] is the representation row sample b is aligned to
-// (nil: none); SE-CCL runs over the rows that have one when at least two do.
-func (l *learner) step(batch []model.Example, targets [][]float32) (stepStats, error) {
+// (nil: none); SE-CCL runs over the rows that have one when at least two do. teach[b] are sample b's
+// teacher distributions per target position (nil: none); with teach non-nil and distillation on, the
+// generation loss becomes (1−α)·CE + α·KL(teacher || student) (model.Distill).
+func (l *learner) step(batch []model.Example, targets [][]float32, teach [][]model.Dist) (stepStats, error) {
 	if err := l.ready(); err != nil {
 		return stepStats{}, err
 	}
@@ -163,6 +170,21 @@ func (l *learner) step(batch []model.Example, targets [][]float32) (stepStats, e
 		return stepStats{}, fmt.Errorf("forward: %w", err)
 	}
 	st := stepStats{total: float64(ls.Total), gen: float64(ls.Gen), ccl: float64(ls.CCL)}
+	var dlogits []float32
+	if teach != nil && l.alpha > 0 {
+		n := len(l.lm.Logits())
+		if cap(l.dlogits) < n {
+			l.dlogits = make([]float32, n)
+		}
+		dlogits = l.dlogits[:n]
+		d, err := l.m.Distill(dlogits, teach, l.alpha)
+		if err != nil {
+			return stepStats{}, err
+		}
+		// the distillation replaces the generation term; the CCL term stays as Forward weighted it
+		st.total += d.Total - float64(ls.Gen)
+		st.gen, st.kd, st.distilled = d.Gen, d.KL, d.NKL > 0
+	}
 	if targets != nil && l.cfg.SECCLWeight > 0 {
 		a, err := l.alignGrad(batch, targets)
 		if err != nil {
@@ -171,7 +193,11 @@ func (l *learner) step(batch []model.Example, targets [][]float32) (stepStats, e
 		st.align = a
 		st.total += l.cfg.SECCLWeight * a
 	}
-	if err := l.m.Backward(); err != nil {
+	backward := l.m.Backward
+	if dlogits != nil {
+		backward = func() error { return l.m.BackwardLogits(dlogits) }
+	}
+	if err := backward(); err != nil {
 		return stepStats{}, fmt.Errorf("backward: %w", err)
 	}
 	if l.amt != nil {
@@ -332,6 +358,73 @@ func (l *learner) predict(ctx context.Context, exs []model.Example, n int) ([]pa
 	return out, nil
 }
 
+// knowledge computes the top-k next-token distributions of examples at every target position (teacher
+// forcing on the target and the end token), keyed by their ids: FedMKT's knowledge of the public set.
+func (l *learner) knowledge(ctx context.Context, exs []model.Example, k int) (payload.Knowledge, error) {
+	if len(exs) == 0 {
+		return payload.Knowledge{}, nil
+	}
+	if err := l.ready(); err != nil {
+		return payload.Knowledge{}, err
+	}
+	kn := payload.Knowledge{K: min(k, l.lm.Config().VocabSize)}
+	MB := l.m.Config().MaxBatch
+	for i := 0; i < len(exs); i += MB {
+		if err := ctx.Err(); err != nil {
+			return payload.Knowledge{}, fmt.Errorf("knowledge: %w", err)
+		}
+		batch := exs[i:min(i+MB, len(exs))]
+		if _, err := l.m.Forward(batch); err != nil {
+			return payload.Knowledge{}, fmt.Errorf("knowledge: %w", err)
+		}
+		top, err := l.m.TopK(k)
+		if err != nil {
+			return payload.Knowledge{}, fmt.Errorf("knowledge: %w", err)
+		}
+		for j, ds := range top {
+			s := payload.SampleDist{ID: batch[j].ID, Tokens: make([]int32, 0, len(ds)*kn.K), Probs: make([]float32, 0, len(ds)*kn.K)}
+			for _, d := range ds {
+				s.Tokens = append(s.Tokens, d.IDs...)
+				s.Probs = append(s.Probs, d.Probs...)
+			}
+			kn.Samples = append(kn.Samples, s)
+		}
+	}
+	return kn, nil
+}
+
+// teachersOf turns one payload's knowledge into per-sample teachers (a distribution per target
+// position), rejecting token ids outside the model's vocabulary of size V.
+func teachersOf(kn payload.Knowledge, V int) (map[string][]model.Dist, error) {
+	out := make(map[string][]model.Dist, len(kn.Samples))
+	for _, s := range kn.Samples {
+		for _, t := range s.Tokens {
+			if int(t) >= V {
+				return nil, fmt.Errorf("%w: knowledge of sample %q: token %d outside vocab %d", ErrPayload, s.ID, t, V)
+			}
+		}
+		P := s.Positions(kn.K)
+		ds := make([]model.Dist, P)
+		for j := range ds {
+			ds[j] = model.Dist{IDs: s.Tokens[j*kn.K : (j+1)*kn.K], Probs: s.Probs[j*kn.K : (j+1)*kn.K]}
+		}
+		out[s.ID] = ds
+	}
+	return out, nil
+}
+
+// teachersFor looks up the teachers of a batch (nil when there are no teachers at all).
+func teachersFor(batch []model.Example, teach map[string][]model.Dist) [][]model.Dist {
+	if len(teach) == 0 {
+		return nil
+	}
+	out := make([][]model.Dist, len(batch))
+	for b := range batch {
+		out[b] = teach[batch[b].ID]
+	}
+	return out
+}
+
 // cursor walks a data set in shuffled passes.
 type cursor struct {
 	perm []int
@@ -366,8 +459,8 @@ func (c *cursor) next(k int) []int {
 
 // runningMean accumulates step losses.
 type runningMean struct {
-	n                      int
-	total, gen, ccl, align float64
+	n, nkd                     int
+	total, gen, ccl, align, kd float64
 }
 
 func (r *runningMean) add(s stepStats) {
@@ -376,6 +469,10 @@ func (r *runningMean) add(s stepStats) {
 	r.gen += s.gen
 	r.ccl += s.ccl
 	r.align += s.align
+	if s.distilled {
+		r.nkd++
+		r.kd += s.kd
+	}
 }
 
 func (r *runningMean) metrics(prefix string, m map[string]float64) {
@@ -387,6 +484,9 @@ func (r *runningMean) metrics(prefix string, m map[string]float64) {
 	m[prefix+"gen_loss"] = r.gen / n
 	m[prefix+"ccl_loss"] = r.ccl / n
 	m[prefix+"seccl_loss"] = r.align / n
+	if r.nkd > 0 { // only distilling strategies report it, so the others' metrics keep their bytes
+		m[prefix+"kd_loss"] = r.kd / float64(r.nkd)
+	}
 }
 
 // cloneModel builds a model of config mc on the base weights and non-LoRA groups of base.

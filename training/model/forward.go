@@ -213,10 +213,18 @@ func (m *Model[F]) cclForward(batch []Example) (F, error) {
 
 // Backward back-propagates the loss of the last Forward into every trainable group (accumulating; call
 // ZeroGrad before Forward).
-func (m *Model[F]) Backward() error {
+func (m *Model[F]) Backward() error { return m.backward(nil) }
+
+// backward back-propagates the generation loss's gradient (dlogits nil) or the given gradient of the
+// last Forward's logits (see BackwardLogits), plus the CCL loss.
+func (m *Model[F]) backward(dlogits []F) error {
 	c := m.cfg
 	B, K, Ds, C := m.nb, len(m.slots), c.Latent, c.Backbone.Channels
-	if err := m.lm.Backward(); err != nil {
+	backbone := m.lm.Backward
+	if dlogits != nil {
+		backbone = func() error { return m.lm.BackwardLogits(dlogits) }
+	}
+	if err := backbone(); err != nil {
 		return fmt.Errorf("backbone: %w", err)
 	}
 	dsoft := m.dsoft[:B*c.SoftTokens*C]

@@ -28,6 +28,10 @@ func TestWriteSeedCorpus(t *testing.T) {
 		write("FuzzDecodeUpdate", "seed-"+c.String(), encodeUpdate(t, sampleUpdate(), c))
 		write("FuzzDecodeGlobal", "seed-"+c.String(), encodeGlobal(t, sampleGlobal(), c))
 	}
+	for _, c := range []Codec{FP32, Int8} {
+		write("FuzzDecodeUpdate", "seed-knowledge-"+c.String(), encodeUpdate(t, knowledgeUpdate(), c))
+	}
+	write("FuzzDecodeGlobal", "seed-knowledge-fp16", encodeGlobal(t, knowledgeGlobal(), FP16))
 	write("FuzzDecodeUpdate", "seed-empty", encodeUpdate(t, &Update{RunID: "r", Edge: "e"}, FP32))
 	var buf bytes.Buffer
 	if _, err := (&Global{RunID: "r"}).Encode(&buf, FP32); err != nil {

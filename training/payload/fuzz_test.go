@@ -36,6 +36,9 @@ func FuzzDecodeUpdate(f *testing.F) {
 		f.Add(encodeUpdate(f, sampleUpdate(), c))
 	}
 	f.Add(encodeUpdate(f, &Update{RunID: "r", Edge: "e"}, FP32))
+	for _, c := range []Codec{FP32, Int8} {
+		f.Add(encodeUpdate(f, knowledgeUpdate(), c))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		u, sizes, err := ParseUpdate(b)
 		if err != nil {
@@ -58,7 +61,8 @@ func FuzzDecodeUpdate(f *testing.F) {
 		if again.RunID != u.RunID || again.Edge != u.Edge || again.Round != u.Round || again.Samples != u.Samples ||
 			!reflect.DeepEqual(again.Modalities, u.Modalities) || !reflect.DeepEqual(again.Predictions, u.Predictions) ||
 			!reflect.DeepEqual(again.Metrics, u.Metrics) || !reflect.DeepEqual(again.Fused.IDs, u.Fused.IDs) ||
-			!sameBits(again.Fused.Data, u.Fused.Data) || !sameTensors(again.LoRA, u.LoRA) {
+			!sameBits(again.Fused.Data, u.Fused.Data) || !sameTensors(again.LoRA, u.LoRA) ||
+			!sameKnowledge(again.Knowledge, u.Knowledge) {
 			t.Fatalf("round trip changed the update:\n%+v\n%+v", u, again)
 		}
 	})
@@ -69,6 +73,7 @@ func FuzzDecodeGlobal(f *testing.F) {
 	for _, c := range []Codec{FP32, FP16, Int8} {
 		f.Add(encodeGlobal(f, sampleGlobal(), c))
 	}
+	f.Add(encodeGlobal(f, knowledgeGlobal(), FP16))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, sizes, err := ParseGlobal(b)
 		if err != nil {
@@ -89,7 +94,8 @@ func FuzzDecodeGlobal(f *testing.F) {
 			t.Fatalf("re-decoding: %v", err)
 		}
 		if again.RunID != g.RunID || again.Round != g.Round || again.Term != g.Term ||
-			!reflect.DeepEqual(again.Fused.IDs, g.Fused.IDs) || !sameBits(again.Fused.Data, g.Fused.Data) || !sameTensors(again.LoRA, g.LoRA) {
+			!reflect.DeepEqual(again.Fused.IDs, g.Fused.IDs) || !sameBits(again.Fused.Data, g.Fused.Data) || !sameTensors(again.LoRA, g.LoRA) ||
+			!sameKnowledge(again.Knowledge, g.Knowledge) {
 			t.Fatalf("round trip changed the global:\n%+v\n%+v", g, again)
 		}
 	})
@@ -106,4 +112,30 @@ func sameTensors(a, b []Tensor) bool {
 		}
 	}
 	return true
+}
+
+// sameKnowledge reports whether a and b hold the same knowledge: K, ids, tokens and probabilities bit for bit.
+func sameKnowledge(a, b Knowledge) bool {
+	if a.K != b.K || len(a.Samples) != len(b.Samples) {
+		return false
+	}
+	for i := range a.Samples {
+		x, y := a.Samples[i], b.Samples[i]
+		if x.ID != y.ID || !reflect.DeepEqual(x.Tokens, y.Tokens) || !sameBits(x.Probs, y.Probs) {
+			return false
+		}
+	}
+	return true
+}
+
+func knowledgeUpdate() *Update {
+	u := sampleUpdate()
+	u.Knowledge = sampleKnowledge()
+	return u
+}
+
+func knowledgeGlobal() *Global {
+	g := sampleGlobal()
+	g.Knowledge = sampleKnowledge()
+	return g
 }

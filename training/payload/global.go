@@ -13,6 +13,8 @@ type Global struct {
 	Term  uint64   // the anchor's term (fencing token)
 	LoRA  []Tensor // aggregated shared LoRA
 	Fused Reps     // the anchor's fused representations, keyed by public sample id
+	// Knowledge is the anchor LLM's top-K distributions on the public samples (FedMKT).
+	Knowledge Knowledge
 }
 
 // Validate reports the first field that cannot be encoded with codec c.
@@ -26,7 +28,10 @@ func (g *Global) Validate(c Codec) error {
 	if err := validateTensors(g.LoRA, c, "global lora"); err != nil {
 		return err
 	}
-	return g.Fused.validate(c, "global fused")
+	if err := g.Fused.validate(c, "global fused"); err != nil {
+		return err
+	}
+	return g.Knowledge.validate(c, "global knowledge")
 }
 
 // Encode validates g and writes it to w with every tensor in codec c; it returns the bytes per part.
@@ -46,6 +51,8 @@ func (g *Global) Encode(w io.Writer, c Codec) (Sizes, error) {
 	s.LoRA = e.n - s.Header
 	writeReps(e, g.Fused, c)
 	s.Fused = e.n - s.Header - s.LoRA
+	writeKnowledge(e, g.Knowledge, c)
+	s.Knowledge = e.n - s.Header - s.LoRA - s.Fused
 	e.flush()
 	if e.err != nil {
 		return Sizes{}, e.err
@@ -76,6 +83,8 @@ func ParseGlobal(b []byte) (*Global, Sizes, error) {
 	s.LoRA = int64(d.off) - s.Header
 	g.Fused = readReps(d, "global fused")
 	s.Fused = int64(d.off) - s.Header - s.LoRA
+	g.Knowledge = readKnowledge(d, "global knowledge")
+	s.Knowledge = int64(d.off) - s.Header - s.LoRA - s.Fused
 	if err := d.finish("global"); err != nil {
 		return nil, Sizes{}, err
 	}

@@ -8,17 +8,21 @@ import (
 
 // Sizes counts the encoded bytes of each part of a payload. Header is the magic, version and scalar
 // fields (ids, round, term, samples, modalities); LoRA the named tensors; Fused the sample ids and the
-// representation matrix; Predictions and Metrics (Update only) the rest.
+// representation matrix; Predictions and Metrics (Update only) the rest; Knowledge the top-K token
+// distributions of public samples (FedMKT; 0 when the payload carries none).
 type Sizes struct {
 	Header      int64 `json:"header"`
 	LoRA        int64 `json:"lora"`
 	Fused       int64 `json:"fused"`
 	Predictions int64 `json:"predictions"`
 	Metrics     int64 `json:"metrics"`
+	Knowledge   int64 `json:"knowledge,omitempty"`
 }
 
 // Total is the size of the whole payload.
-func (s Sizes) Total() int64 { return s.Header + s.LoRA + s.Fused + s.Predictions + s.Metrics }
+func (s Sizes) Total() int64 {
+	return s.Header + s.LoRA + s.Fused + s.Predictions + s.Metrics + s.Knowledge
+}
 
 // readLimited reads all of r, failing with ErrTooLarge past maxBytes.
 func readLimited(r io.Reader, maxBytes int64) ([]byte, error) {

@@ -33,6 +33,7 @@ type Update struct {
 	Fused       Reps     // fused representations of the edge's public share D'_j
 	Predictions []Prediction
 	Metrics     map[string]float64 // local metrics (loss, rougeLsum, ...); finite values only
+	Knowledge   Knowledge          // the SLM's top-K distributions on D'_j (FedMKT)
 }
 
 // Validate reports the first field that cannot be encoded with codec c.
@@ -84,6 +85,9 @@ func (u *Update) Validate(c Codec) error {
 	if err := validateIDs(ids, "prediction id"); err != nil {
 		return err
 	}
+	if err := u.Knowledge.validate(c, "update knowledge"); err != nil {
+		return err
+	}
 	if len(u.Metrics) > MaxMetrics {
 		return fmt.Errorf("%w: update: %d metrics exceed %d", ErrInvalid, len(u.Metrics), MaxMetrics)
 	}
@@ -98,7 +102,8 @@ func (u *Update) Validate(c Codec) error {
 	return nil
 }
 
-// Encode validates u and writes it to w with every tensor (LoRA and fused representations) in codec c.
+// Encode validates u and writes it to w with every tensor (LoRA, fused representations and knowledge
+// probabilities) in codec c.
 // It returns the bytes written per part.
 func (u *Update) Encode(w io.Writer, c Codec) (Sizes, error) {
 	if err := u.Validate(c); err != nil {
@@ -125,6 +130,8 @@ func (u *Update) Encode(w io.Writer, c Codec) (Sizes, error) {
 	s.Predictions = e.n - s.Header - s.LoRA - s.Fused
 	writeMetrics(e, u.Metrics)
 	s.Metrics = e.n - s.Header - s.LoRA - s.Fused - s.Predictions
+	writeKnowledge(e, u.Knowledge, c)
+	s.Knowledge = e.n - s.Header - s.LoRA - s.Fused - s.Predictions - s.Metrics
 	e.flush()
 	if e.err != nil {
 		return Sizes{}, e.err
@@ -177,6 +184,8 @@ func ParseUpdate(b []byte) (*Update, Sizes, error) {
 	s.Predictions = int64(d.off) - s.Header - s.LoRA - s.Fused
 	u.Metrics = readMetrics(d)
 	s.Metrics = int64(d.off) - s.Header - s.LoRA - s.Fused - s.Predictions
+	u.Knowledge = readKnowledge(d, "update knowledge")
+	s.Knowledge = int64(d.off) - s.Header - s.LoRA - s.Fused - s.Predictions - s.Metrics
 	if err := d.finish("update"); err != nil {
 		return nil, Sizes{}, err
 	}
