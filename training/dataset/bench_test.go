@@ -42,7 +42,7 @@ func benchFeaturize(b *testing.B, d *dataset.Dataset, samples []dataset.Sample) 
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "samples/s")
 }
 
-// BenchmarkFeaturizeEmoji: decode two 64x64 PNGs, composite on white and
+// BenchmarkFeaturizeEmoji: decode two 64x64 PNGs, composite on black and
 // resize to 32x32, per sample.
 func BenchmarkFeaturizeEmoji(b *testing.B) {
 	d := emojiDataset(b)

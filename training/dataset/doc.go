@@ -12,7 +12,7 @@
 // Featurizer turns one modality of a sample into a fixed-size float32 tensor
 // (row-major), text stays a string for the model's tokenizer:
 //
-//   - image: PNG or JPEG (grey, RGB, RGBA, palette) composited over white,
+//   - image: PNG or JPEG (grey, RGB, RGBA, palette) composited over black,
 //     resized with bilinear filtering (golang.org/x/image/draw, widened when
 //     shrinking) to [ImageSize][ImageSize][3], values in [0, 1].
 //   - audio: 16-bit PCM WAV (hand-written RIFF parser), channels averaged,

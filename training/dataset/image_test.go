@@ -32,7 +32,7 @@ func TestDecodeImageKinds(t *testing.T) {
 	pal.Set(1, 0, color.RGBA{0, 0, 255, 255})
 	pal.Set(0, 1, color.RGBA{0, 0, 255, 255})
 	pal.Set(1, 1, color.RGBA{0, 0, 255, 255})
-	// Transparent palette entry: must come out white.
+	// Transparent palette entry: must come out black.
 	tpal := image.NewPaletted(image.Rect(0, 0, 1, 1), color.Palette{color.NRGBA{0, 0, 0, 0}})
 	var jpg bytes.Buffer
 	if err := jpeg.Encode(&jpg, solidRGBA(8, 8, color.NRGBA{200, 40, 40, 255}), &jpeg.Options{Quality: 95}); err != nil {
@@ -46,10 +46,10 @@ func TestDecodeImageKinds(t *testing.T) {
 	}{
 		{"gray", pngBytes(t, gray), [3]float32{0, 0, 0}, 0},
 		{"rgb opaque", pngBytes(t, solidRGBA(2, 2, color.NRGBA{255, 128, 0, 255})), [3]float32{1, 128.0 / 255, 0}, 0},
-		{"rgba half red on white", pngBytes(t, solidRGBA(2, 2, color.NRGBA{255, 0, 0, 128})), [3]float32{1, 127.0 / 255, 127.0 / 255}, 1.0 / 255},
-		{"rgba transparent", pngBytes(t, solidRGBA(2, 2, color.NRGBA{10, 20, 30, 0})), [3]float32{1, 1, 1}, 0},
+		{"rgba half red on black", pngBytes(t, solidRGBA(2, 2, color.NRGBA{255, 0, 0, 128})), [3]float32{128.0 / 255, 0, 0}, 1.0 / 255},
+		{"rgba transparent", pngBytes(t, solidRGBA(2, 2, color.NRGBA{10, 20, 30, 0})), [3]float32{0, 0, 0}, 0},
 		{"palette", pngBytes(t, pal), [3]float32{0, 0, 1}, 0},
-		{"palette transparent", pngBytes(t, tpal), [3]float32{1, 1, 1}, 0},
+		{"palette transparent", pngBytes(t, tpal), [3]float32{0, 0, 0}, 0},
 		{"jpeg", jpg.Bytes(), [3]float32{200.0 / 255, 40.0 / 255, 40.0 / 255}, 8.0 / 255},
 	}
 	for _, tc := range cases {
@@ -162,12 +162,12 @@ func TestLoadImageRealEmoji(t *testing.T) {
 		for _, v := range out {
 			sum += float64(v)
 		}
-		// Corners of an emoji are transparent: white after compositing.
-		if c := pixel(out, 32, 0, 0); c != [3]float32{1, 1, 1} {
-			t.Errorf("%s: corner %v, want white", p, c)
+		// Corners of an emoji are transparent: black after compositing.
+		if c := pixel(out, 32, 0, 0); c != [3]float32{0, 0, 0} {
+			t.Errorf("%s: corner %v, want black", p, c)
 		}
-		if mean := sum / float64(len(out)); mean > 0.99 || mean < 0.2 {
-			t.Errorf("%s: mean %g: not an emoji on white", p, mean)
+		if mean := sum / float64(len(out)); mean > 0.8 || mean < 0.05 {
+			t.Errorf("%s: mean %g: not an emoji on black", p, mean)
 		}
 	}
 }
