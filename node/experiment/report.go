@@ -76,7 +76,8 @@ func reportMain(b *strings.Builder, r Results, names []string) {
 	}
 	fmt.Fprintf(b, "## Results\n\nFinal-round values (measured after round %d), mean ± sample std over %s. "+
 		"Edge metrics are the unweighted mean over edges; bytes are per edge per round, averaged over rounds "+
-		"and edges; comm_ratio = (up + down) / (4 × edge model parameters).\n\n", r.Rounds, seeds)
+		"and edges; comm_ratio = (up + down) / (4 × edge model parameters). The `local` row's anchor is the "+
+		"anchor trained alone on D'.\n\n", r.Rounds, seeds)
 	best := math.Inf(-1)
 	for _, n := range names {
 		best = math.Max(best, r.Methods[n].EdgeRougeLsum.Mean)
@@ -116,6 +117,11 @@ func reportGain(b *strings.Builder, r Results) {
 		b.WriteString(" (relative gain undefined: the baseline scores 0)")
 	}
 	b.WriteString(".\n\n")
+	m, alone := r.Methods[methodMLECS], r.Methods["local"]
+	if m.AnchorRougeLsum != nil && alone.AnchorRougeLsum != nil {
+		fmt.Fprintf(b, "Anchor ROUGE-Lsum of `mlecs` %s vs the anchor trained alone on D' (the `local` run's anchor) %s: %s absolute.\n\n",
+			fmtStat(*m.AnchorRougeLsum), fmtStat(*alone.AnchorRougeLsum), signed(m.AnchorRougeLsum.Mean-alone.AnchorRougeLsum.Mean, 4))
+	}
 }
 
 func reportPerEdge(b *strings.Builder, r Results, names []string) {

@@ -88,22 +88,37 @@ func runMethod(ctx context.Context, c RunConfig, w *world, work string, pool *nn
 		}
 	}
 	rec := newRecorder(c, method, seed, len(slots))
+	// newAnchor builds the anchor of this run with the components it trains with.
+	newAnchor := func(ac federated.Components) (*federated.Anchor, *seedSession, error) {
+		as, err := w.session(ctx, c, work, pool, seed, w.mods)
+		if err != nil {
+			return nil, nil, err
+		}
+		_, pub := w.split(as.train, -1)
+		shared, err := federated.InitShared(slots[0].e.SharedConfig(), seed+100)
+		if err != nil {
+			return nil, nil, err
+		}
+		a, err := federated.NewAnchor(federated.AnchorConfig{RunID: runID, Components: ac, Steps: c.AnchorSteps, Train: tc, Log: c.Log,
+			Aggregation: c.aggregationOptions()},
+			as.sess.Model, shared, pub, pool)
+		return a, as, err
+	}
 	if !comp.Communicate {
-		mo.run, err = runLocal(ctx, c, w, slots, rec)
+		var alone *federated.Anchor
+		var as *seedSession
+		if strat == federated.Local {
+			// The anchor trained alone on D' (its steps per round as in every other method), the reference
+			// the ML-ECS anchor must beat. It keeps CCL, as the ML-ECS anchor does, so that only what it
+			// receives differs.
+			if alone, as, err = newAnchor(federated.Components{CCL: true}); err != nil {
+				return mo, err
+			}
+		}
+		mo.run, err = runLocal(ctx, c, w, slots, alone, as, rec)
 		return mo, err
 	}
-	as, err := w.session(ctx, c, work, pool, seed, w.mods)
-	if err != nil {
-		return mo, err
-	}
-	_, pub := w.split(as.train, -1)
-	shared, err := federated.InitShared(slots[0].e.SharedConfig(), seed+100)
-	if err != nil {
-		return mo, err
-	}
-	a, err := federated.NewAnchor(federated.AnchorConfig{RunID: runID, Components: comp, Steps: c.AnchorSteps, Train: tc, Log: c.Log,
-		Aggregation: c.aggregationOptions()},
-		as.sess.Model, shared, pub, pool)
+	a, as, err := newAnchor(comp)
 	if err != nil {
 		return mo, err
 	}
@@ -122,8 +137,9 @@ func runMethod(ctx context.Context, c RunConfig, w *world, work string, pool *nn
 	return mo, nil
 }
 
-// runLocal trains methods without communication round by round, in the same way as an edge node would.
-func runLocal(ctx context.Context, c RunConfig, w *world, slots []edgeSlot, rec *recorder) (Run, error) {
+// runLocal trains methods without communication round by round, in the same way as an edge node would;
+// a non-nil anchor (session as) trains alone on D' beside them and is evaluated every round.
+func runLocal(ctx context.Context, c RunConfig, w *world, slots []edgeSlot, anchor *federated.Anchor, as *seedSession, rec *recorder) (Run, error) {
 	for r := 1; r <= c.Rounds; r++ {
 		for _, sl := range slots {
 			if _, err := sl.e.LocalRound(ctx, nil); err != nil {
@@ -137,7 +153,18 @@ func runLocal(ctx context.Context, c RunConfig, w *world, slots []edgeSlot, rec 
 				return Run{}, err
 			}
 		}
-		if err := rec.closeRound(r, nil); err != nil {
+		var aev *Eval
+		if anchor != nil {
+			if _, err := anchor.Round(ctx, nil); err != nil {
+				return Run{}, err
+			}
+			ev, err := evaluate(ctx, as, anchor.Model(), w.li)
+			if err != nil {
+				return Run{}, err
+			}
+			aev = &ev
+		}
+		if err := rec.closeRound(r, aev); err != nil {
 			return Run{}, err
 		}
 	}

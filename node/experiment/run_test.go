@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,5 +183,37 @@ func TestExecuteMesh(t *testing.T) {
 	m := res.Methods["mlecs"]
 	if m.BytesUpPerEdgeRound != (up+int64(c.Edges*c.Rounds)/2)/int64(c.Edges*c.Rounds) || m.CommRatio <= 0 {
 		t.Errorf("results: bytes up per edge round %d (measured total %d), comm ratio %v", m.BytesUpPerEdgeRound, up, m.CommRatio)
+	}
+}
+
+// TestLocalAnchorAlone: the local method also trains the anchor alone on D' and reports it every round,
+// the reference the ML-ECS anchor is compared with in the report.
+func TestLocalAnchorAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains small models for about 20 s")
+	}
+	ds, bpe := importEmoji(t)
+	c := DefaultRunConfig()
+	c.Dataset, c.BPEDir, c.WorkDir = ds, bpe, t.TempDir()
+	c.Edges, c.ModalityPlan, c.Rounds, c.Seeds = 2, PlanMixed, 2, []uint64{1}
+	c.Methods = []string{"local"}
+	c.TrainSamples, c.TestSamples, c.PretrainSteps = 200, 16, 10
+	c.PublicFraction, c.Steps, c.PublicSteps, c.AnchorSteps = 0.2, 2, 1, 2
+	c.Progress = io.Discard
+	oc, err := Execute(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Summarize(oc.Measurements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rd := range oc.Measurements.Methods[0].Runs[0].Rounds {
+		if rd.Anchor == nil {
+			t.Errorf("round %d: no evaluation of the anchor alone", rd.Round)
+		}
+	}
+	if res.Methods["local"].AnchorRougeLsum == nil {
+		t.Errorf("results: local has no anchor ROUGE-Lsum")
 	}
 }
