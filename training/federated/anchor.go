@@ -108,9 +108,8 @@ func (a *Anchor) Model() *model.Model[float32] { return a.l.m }
 // representations of each public id; FedMKT: distillation from the mean of the edges' top-K
 // distributions, see edgeKnowledge), and returns the next round's Global: the global shared LoRA, the
 // anchor's fused representations of D' and its top-K distributions on D', each only when the strategy
-// sends it. Updates for another
-// round or run are rejected before aggregation (logged); if none survives validation the global LoRA is
-// unchanged and the round goes on. Absent parts are tolerated: an update without a LoRA delta is
+// sends it. Updates for another round or run are rejected before aggregation (logged); if none survives
+// validation the global LoRA is unchanged and the round goes on. Absent parts are tolerated: an update without a LoRA delta is
 // rejected by the aggregation alone, one without reps gives no SE-CCL targets, predictions are unused.
 func (a *Anchor) Round(ctx context.Context, updates []*payload.Update) (*payload.Global, error) {
 	comm := a.cfg.Components.Communicate

@@ -148,8 +148,8 @@ func (e *Edge) Gates() []float64 {
 // steps on D_j and PublicSteps steps on D'_j, and the update: metrics and what the strategy sends
 // (Components.SendsLoRA, SendsReps, SendsPredictions, SendsKnowledge): the change of the shared LoRA
 // over the round, the fused representations of D'_j, predictions, the SLM's top-K distributions on
-// D'_j. A global without reps (knowledge) leaves SE-CCL (distillation) without targets for the round. Without communication global must be nil and the update is
-// only a report (metrics).
+// D'_j. A global without reps (knowledge) leaves SE-CCL (distillation) without targets for the round.
+// Without communication global must be nil and the update is only a report (metrics).
 func (e *Edge) LocalRound(ctx context.Context, global *payload.Global) (*payload.Update, error) {
 	comm := e.cfg.Components.Communicate
 	var targets map[string][]float32
