@@ -69,7 +69,7 @@ func TestConfig(t *testing.T) {
 		{name: "bad robust", args: []string{"--dataset", "d", "--out", "o", "--robust", "krum"}, wantErr: "robust"},
 		{name: "no out", args: []string{"--dataset", "d"}, wantErr: "--out"},
 		{name: "bad seeds", args: []string{"--dataset", "d", "--out", "o", "--seeds", "1,x"}, wantErr: "seeds"},
-		{name: "unknown method", args: []string{"--dataset", "d", "--out", "o", "--methods", "mlecs,fedmkt"}, wantErr: "fedmkt"},
+		{name: "unknown method", args: []string{"--dataset", "d", "--out", "o", "--methods", "mlecs,fedsgd"}, wantErr: "fedsgd"},
 		{name: "bad plan", args: []string{"--dataset", "d", "--out", "o", "--modality-plan", "half"}, wantErr: "modality_plan"},
 		{name: "bad deadline", args: []string{"--dataset", "d", "--out", "o", "--round-deadline", "soon"}, wantErr: "round-deadline"},
 		{name: "typo in file", args: []string{"--config", typo, "--out", "o"}, wantErr: "egdes"},
