@@ -17,7 +17,7 @@ import (
 // WritePlots draws the per-round plots of r into dir and returns the names written, in report order:
 // rouge_per_round.png (edge ROUGE-Lsum, mean over seeds with a ±std band), anchor_rouge_per_round.png
 // when some method has an anchor model, and bytes_per_round.png (bytes up + down per edge, log scale
-// when the methods differ by more than ~30x). Methods without per-round curves are left out; an error
+// when the methods differ by more than ~30x) when some method sends anything. Methods without per-round curves are left out; an error
 // wrapping ErrPlot is returned when no method has them.
 func WritePlots(dir string, r Results) ([]string, error) {
 	if err := r.Validate(); err != nil {
@@ -62,10 +62,13 @@ func WritePlots(dir string, r Results) ([]string, error) {
 			title: fmt.Sprintf("Anchor ROUGE-Lsum per round — %s, %s (%s)", r.Dataset, r.Preset, seeds),
 		})
 	}
-	specs = append(specs, plotSpec{
-		file: PlotBytes, series: traffic, ylabel: "bytes up + down per edge", bytes: true,
-		title: fmt.Sprintf("Traffic per edge per round — %s, %s (mean over seeds)", r.Dataset, r.Preset),
-	})
+	// Methods that send nothing (local, centralised) alone have no traffic to draw.
+	if slices.ContainsFunc(traffic, func(sr series) bool { return slices.ContainsFunc(sr.mean, func(v float64) bool { return v > 0 }) }) {
+		specs = append(specs, plotSpec{
+			file: PlotBytes, series: traffic, ylabel: "bytes up + down per edge", bytes: true,
+			title: fmt.Sprintf("Traffic per edge per round — %s, %s (mean over seeds)", r.Dataset, r.Preset),
+		})
+	}
 	var written []string
 	for _, s := range specs {
 		png, err := s.render()

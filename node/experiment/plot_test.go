@@ -162,3 +162,20 @@ func TestTicks(t *testing.T) {
 		t.Errorf("segments %v", segs)
 	}
 }
+
+// TestWritePlotsWithoutTraffic: methods that send nothing alone (e.g. --methods local) get no traffic plot
+// instead of an undrawable empty axis.
+func TestWritePlotsWithoutTraffic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: rasterising is slow under -race; TestWriteAllPlotsAreRealPNGs covers the plots")
+	}
+	m := curvedMeasurements(3, []uint64{1})
+	m.Methods = slices.DeleteFunc(m.Methods, func(mr MethodRuns) bool { return mr.Method != "local" })
+	files, err := WritePlots(t.TempDir(), mustSummarize(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(files, PlotBytes) || !slices.Contains(files, PlotRouge) {
+		t.Fatalf("files %v: want the ROUGE plot and no traffic plot", files)
+	}
+}
