@@ -152,21 +152,7 @@ func TestDistillModelGradCheck(t *testing.T) {
 	if err := m.BackwardLogits(dl); err != nil {
 		t.Fatal(err)
 	}
-	const eps, tol = 1e-5, 1e-6
-	for _, g := range m.Groups() {
-		grads := append([]float64(nil), g.Grads...)
-		for _, i := range rng.Perm(len(g.Params))[:min(15, len(g.Params))] {
-			old := g.Params[i]
-			g.Params[i] = old + eps
-			lp := loss()
-			g.Params[i] = old - eps
-			lm := loss()
-			g.Params[i] = old
-			if num := (lp - lm) / (2 * eps); math.Abs(num-grads[i]) > tol+1e-4*math.Abs(num) {
-				t.Errorf("group %s[%d]: analytic %.9g numeric %.9g", g.Name, i, grads[i], num)
-			}
-		}
-	}
+	checkGroupGrads(t, m, rng, 15, loss, "distill")
 }
 
 // TestTopK: one distribution per target position (target tokens + end token), most probable first,

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -46,25 +47,29 @@ func TestGradCheck(t *testing.T) {
 		if err := m.Backward(); err != nil {
 			t.Fatal(err)
 		}
-		const eps, tol = 1e-5, 1e-6
-		for _, g := range groups {
-			grads := append([]float64(nil), g.Grads...)
-			checked := 0
-			for _, i := range rng.Perm(len(g.Params))[:min(25, len(g.Params))] {
-				old := g.Params[i]
-				g.Params[i] = old + eps
-				lp := loss()
-				g.Params[i] = old - eps
-				lm := loss()
-				g.Params[i] = old
-				num := (lp - lm) / (2 * eps)
-				if d := math.Abs(num - grads[i]); d > tol+1e-4*math.Abs(num) {
-					t.Errorf("ccl=%v prompt=%d encoder=%q group %s[%d]: analytic %.9g numeric %.9g", ccl, c.prompt, c.encoder, g.Name, i, grads[i], num)
-				}
-				checked++
-			}
-			if checked == 0 {
-				t.Errorf("group %s: nothing checked", g.Name)
+		checkGroupGrads(t, m, rng, 25, loss, fmt.Sprintf("ccl=%v prompt=%d encoder=%q", ccl, c.prompt, c.encoder))
+	}
+}
+
+// checkGroupGrads compares the gradients of every trainable group (from a Backward after loss) with
+// float64 central differences of loss at n random coordinates per group.
+func checkGroupGrads(t *testing.T, m *Model[float64], rng *rand.Rand, n int, loss func() float64, label string) {
+	t.Helper()
+	const eps, tol = 1e-5, 1e-6
+	for _, g := range m.Groups() {
+		grads := append([]float64(nil), g.Grads...)
+		if len(g.Params) == 0 {
+			t.Errorf("%s group %s: nothing to check", label, g.Name)
+		}
+		for _, i := range rng.Perm(len(g.Params))[:min(n, len(g.Params))] {
+			old := g.Params[i]
+			g.Params[i] = old + eps
+			lp := loss()
+			g.Params[i] = old - eps
+			lm := loss()
+			g.Params[i] = old
+			if num := (lp - lm) / (2 * eps); math.Abs(num-grads[i]) > tol+1e-4*math.Abs(num) {
+				t.Errorf("%s group %s[%d]: analytic %.9g numeric %.9g", label, g.Name, i, grads[i], num)
 			}
 		}
 	}
