@@ -5,6 +5,7 @@
 #   CELL = dataset:plan:missing:methods (methods comma-separated), e.g. har:mixed:0.5:mlecs,local,fedavg
 #   default cells: both datasets, mixed plan, no missing modality, ML-ECS and every baseline.
 # Needs bin/mlecs (make build). Imports the data and pretrains one base LM per dataset once, into OUT_DIR.
+# THREADS=N caps worker threads per run (default: all cores), for two cells side by side.
 set -euo pipefail
 data=${1:?data dir}
 out=${2:?out dir}
@@ -43,5 +44,5 @@ for cell in "${cells[@]}"; do
   echo "== $ds, plan $plan, missing rate $missing: $methods -> $dir"
   "$bin" experiment run --dataset "$out/$ds" --base "$out/base-$ds" --edges 3 --modality-plan "$plan" \
     --missing-rate "$missing" "${budget[@]}" --public-steps 5 \
-    --seeds 1,2,3 --methods "$methods" --preset tiny --test-samples 200 --out "$dir"
+    --seeds 1,2,3 --methods "$methods" --preset tiny --test-samples 200 --threads "${THREADS:-0}" --out "$dir"
 done

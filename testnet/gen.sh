@@ -19,8 +19,10 @@ HEARTBEAT=${HEARTBEAT:-1s}
 LEASE=${LEASE:-4s}
 BACKOFF=${BACKOFF:-1s}
 # Quorum: four of the five trainers (four edges and the standby), so one node cut off or killed does not
-# hold rounds up to the deadline (check j); the deadline closes a round with fewer.
-ROUND_DEADLINE=${ROUND_DEADLINE:-10s}
+# hold rounds up to the deadline (check j); the deadline closes a round with fewer. 30 s, not less: on a
+# loaded machine a healthy edge's round has taken over 10 s, and a deadline that short closed rounds
+# with two updates.
+ROUND_DEADLINE=${ROUND_DEADLINE:-30s}
 QUORUM=${QUORUM:-4}
 # ML-ECS on the tiny preset with few steps, so a round takes seconds with six containers on two cores:
 # the fault checks need a net whose rounds advance, not a trained model.
