@@ -111,6 +111,11 @@ func (n *Node) trainRound(ctx context.Context, a ActTrain) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("store update: %w", err)
 	}
+	// Saved before the update is announced, so a restart never resumes a learner older than what the
+	// mesh got from it. A superseded training (ctx cancelled) is not saved: the newer one will be.
+	if st, ok := n.trainer.(StatefulTrainer); ok && ctx.Err() == nil {
+		n.saveLearner(ctx, st, a.Term, a.Round)
+	}
 	return h.String(), nil
 }
 

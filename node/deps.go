@@ -43,6 +43,7 @@ type nodeStore interface {
 	GetState(ctx context.Context, key string) ([]byte, error)
 	SaveCheckpoint(ctx context.Context, cp *storage.Checkpoint) error
 	LatestCheckpoint(ctx context.Context, kind string) (*storage.Checkpoint, error)
+	LoadCheckpoint(ctx context.Context, kind string, term, round uint64) (*storage.Checkpoint, error)
 	Prune(ctx context.Context, kind string, keep int) (int, error)
 	AppendMetric(ctx context.Context, m storage.MetricPoint) error
 	PutPeer(ctx context.Context, p storage.PeerRecord) error
@@ -225,6 +226,66 @@ func (n *Node) latestCheckpoint(ctx context.Context) (checkpointRef, bool, error
 		return checkpointRef{}, false, nil
 	}
 	return checkpointRef{term: cp.Term, round: cp.Round, hash: h}, true, nil
+}
+
+// Learner checkpoints: kind "learner", a StatefulTrainer's state after a local round, at the round's
+// (term, round). A few are kept, so that one that is damaged or refused falls back to the one before.
+const (
+	learnerKind = "learner"
+	learnerKeep = 3
+)
+
+// saveLearner checkpoints the learner state of a StatefulTrainer after the local round (term, round).
+// A failure is logged, not returned: the round's update is good, and the older learner checkpoint
+// stays intact, so a restart would only continue from an older learner.
+func (n *Node) saveLearner(ctx context.Context, st StatefulTrainer, term, round uint64) {
+	s, err := st.SaveState(ctx)
+	if err == nil {
+		err = n.store.SaveCheckpoint(ctx, &storage.Checkpoint{Kind: learnerKind, Term: term, Round: round, Meta: s.Meta, Tensors: s.Tensors})
+	}
+	if err != nil {
+		lvl := slog.LevelError
+		if ctx.Err() != nil {
+			lvl = slog.LevelWarn // superseded or stopping
+		}
+		n.log.Log(context.Background(), lvl, "learner state not saved; a restart resumes an older learner", "term", term, "round", round, "err", err)
+		return
+	}
+	n.log.Debug("learner state saved", "term", term, "round", round, "tensors", len(s.Tensors))
+	if _, err := n.store.Prune(ctx, learnerKind, learnerKeep); err != nil {
+		n.log.Warn("prune learner checkpoints", "err", err)
+	}
+}
+
+// restoreLearner hands the newest usable learner checkpoint to a StatefulTrainer. One the store finds
+// damaged or the trainer refuses is logged and the next older one is tried; with none usable the
+// learner stays as built (fresh). It never stops the node from starting.
+func (n *Node) restoreLearner(ctx context.Context) {
+	st, ok := n.trainer.(StatefulTrainer)
+	if !ok {
+		return
+	}
+	infos, err := n.store.ListCheckpoints(ctx, learnerKind)
+	if err != nil {
+		n.log.Error("learner checkpoints unreadable; the learner starts fresh", "err", err)
+		return
+	}
+	for i := len(infos) - 1; i >= 0; i-- { // listed oldest first
+		ci := infos[i]
+		cp, err := n.store.LoadCheckpoint(ctx, learnerKind, ci.Term, ci.Round)
+		if err == nil {
+			err = st.RestoreState(ctx, TrainerState{Meta: cp.Meta, Tensors: cp.Tensors})
+		}
+		if err != nil {
+			n.log.Warn("learner checkpoint unusable; trying an older one", "term", ci.Term, "round", ci.Round, "err", err)
+			continue
+		}
+		n.log.Info("learner state restored", "term", ci.Term, "round", ci.Round)
+		return
+	}
+	if len(infos) > 0 {
+		n.log.Error("no usable learner checkpoint; the learner starts fresh", "checkpoints", len(infos))
+	}
 }
 
 func (n *Node) saveTerm(ctx context.Context, term uint64) error {

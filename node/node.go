@@ -207,7 +207,8 @@ func (n *Node) open(ctx context.Context, o options) error {
 	return nil
 }
 
-// restore loads the persisted term and the newest global checkpoint, or creates the genesis global.
+// restore loads the persisted term, the learner state (StatefulTrainer) and the newest global
+// checkpoint, or creates the genesis global.
 func (n *Node) restore(ctx context.Context) error {
 	n.rs = State{Phase: PhaseIdle, Quorum: n.cfg.Quorum}
 	term, err := n.loadTerm(ctx)
@@ -215,6 +216,7 @@ func (n *Node) restore(ctx context.Context) error {
 		return err
 	}
 	n.rs.Term = term
+	n.restoreLearner(ctx)
 	ck, ok, err := n.latestCheckpoint(ctx)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/mlecs/mlecs/storage"
 )
 
 // Trainer is the learning step plugged into the round protocol. Blobs are opaque to the node: the
@@ -27,6 +29,25 @@ type JudgedAggregator interface {
 	// AggregateJudged is Aggregate plus the refusals of this round's updates. Refused updates do not
 	// fail the round; an error means no next global (e.g. every update was refused).
 	AggregateJudged(ctx context.Context, round uint64, global []byte, updates [][]byte) ([]byte, []Refusal, error)
+}
+
+// StatefulTrainer is optionally implemented by a Trainer whose learner keeps private state across
+// rounds (weights that never leave the node, optimiser moments, data order). The node saves it as a
+// checkpoint of kind "learner" after every local round and hands the newest usable one back on start,
+// so a restarted node continues its learner instead of starting it afresh.
+type StatefulTrainer interface {
+	// SaveState returns a copy of the learner's state (safe to keep while the trainer goes on).
+	SaveState(ctx context.Context) (TrainerState, error)
+	// RestoreState makes the learner continue from a saved state. It refuses a state that does not fit
+	// (another run, node or strategy, a damaged tensor) with an error naming why, leaving the learner
+	// as it was.
+	RestoreState(ctx context.Context, s TrainerState) error
+}
+
+// TrainerState is a StatefulTrainer's learner state, stored as one checkpoint.
+type TrainerState struct {
+	Meta    map[string]string
+	Tensors []storage.NamedTensor
 }
 
 // Refusal is one update that a judged aggregation refused or capped.

@@ -14,6 +14,8 @@ import (
 // AnchorFactory builds an anchor learner that resumes from the global it is given (Builder.Anchor).
 type AnchorFactory func(ctx context.Context, from *payload.Global) (*federated.Anchor, error)
 
+var _ node.StatefulTrainer = (*Combined)(nil)
+
 // Combined is the node.Trainer of an anchor-capable node: it trains as an edge while another node is
 // anchor, and aggregates when elected. The anchor learner (a second model, on D') is built on the
 // first Aggregate only, starting from the global the node hands it, so a node that is never elected
@@ -67,6 +69,17 @@ func (t *Combined) AggregateJudged(ctx context.Context, round uint64, global []b
 		return nil, nil, err
 	}
 	return a.AggregateJudged(ctx, round, global, updates)
+}
+
+// SaveState is the edge learner's state (Edge.SaveState); the anchor learner keeps none across a
+// restart (it resumes from the global it is handed).
+func (t *Combined) SaveState(ctx context.Context) (node.TrainerState, error) {
+	return t.edge.SaveState(ctx)
+}
+
+// RestoreState restores the edge learner (Edge.RestoreState).
+func (t *Combined) RestoreState(ctx context.Context, s node.TrainerState) error {
+	return t.edge.RestoreState(ctx, s)
 }
 
 // Anchor returns the anchor trainer, nil until the node first aggregated.

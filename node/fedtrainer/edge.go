@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 
+	"github.com/mlecs/mlecs/node"
+	"github.com/mlecs/mlecs/storage"
 	"github.com/mlecs/mlecs/training/federated"
 	"github.com/mlecs/mlecs/training/payload"
 )
@@ -95,4 +97,39 @@ func (t *Edge) Learner() *federated.Edge { return t.e }
 // Aggregate is refused: an edge never aggregates.
 func (t *Edge) Aggregate(context.Context, uint64, []byte, [][]byte) ([]byte, error) {
 	return nil, fmt.Errorf("%w: edge %s cannot aggregate", ErrRole, t.e.ID())
+}
+
+var _ node.StatefulTrainer = (*Edge)(nil)
+
+// SaveState returns the edge learner's state (federated.Edge.State) as checkpoint tensors, under the
+// compute lock so that no round is half-way.
+func (t *Edge) SaveState(context.Context) (node.TrainerState, error) {
+	t.o.lock.Lock()
+	defer t.o.lock.Unlock()
+	meta, ts, err := t.e.State()
+	if err != nil {
+		return node.TrainerState{}, err
+	}
+	out := node.TrainerState{Meta: meta, Tensors: make([]storage.NamedTensor, len(ts))}
+	for i, x := range ts {
+		out.Tensors[i] = storage.NamedTensor{Name: x.Name, Shape: x.Shape, Data: x.Data}
+	}
+	return out, nil
+}
+
+// RestoreState makes the edge learner continue from a saved state (federated.Edge.Restore, which
+// refuses a state of another run, edge or strategy, or a damaged one, leaving the learner unchanged).
+// The remembered last update is dropped: it belonged to the learner as it was before.
+func (t *Edge) RestoreState(_ context.Context, s node.TrainerState) error {
+	ts := make([]payload.Tensor, len(s.Tensors))
+	for i, x := range s.Tensors {
+		ts[i] = payload.Tensor{Name: x.Name, Shape: x.Shape, Data: x.Data}
+	}
+	t.o.lock.Lock()
+	defer t.o.lock.Unlock()
+	if err := t.e.Restore(s.Meta, ts); err != nil {
+		return err
+	}
+	t.lastGlobal, t.lastUpdate = [sha256.Size]byte{}, nil
+	return nil
 }

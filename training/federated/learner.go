@@ -429,11 +429,13 @@ func teachersFor(batch []model.Example, teach map[string][]model.Dist) [][]model
 type cursor struct {
 	perm []int
 	pos  int
+	src  *rand.PCG // rng's source, kept so that Edge.State can save where the shuffles are
 	rng  *rand.Rand
 }
 
 func newCursor(n int, seed uint64) *cursor {
-	c := &cursor{perm: make([]int, n), rng: rand.New(rand.NewPCG(seed, 0xC0))}
+	src := rand.NewPCG(seed, 0xC0)
+	c := &cursor{perm: make([]int, n), src: src, rng: rand.New(src)}
 	for i := range c.perm {
 		c.perm[i] = i
 	}
