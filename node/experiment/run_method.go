@@ -140,6 +140,13 @@ func runMethod(ctx context.Context, c RunConfig, w *world, work string, pool *nn
 // runLocal trains methods without communication round by round, in the same way as an edge node would;
 // a non-nil anchor (session as) trains alone on D' beside them and is evaluated every round.
 func runLocal(ctx context.Context, c RunConfig, w *world, slots []edgeSlot, anchor *federated.Anchor, as *seedSession, rec *recorder) (Run, error) {
+	// The mesh anchor tunes on D' once before round 1 (its genesis, fedtrainer.Anchor.Init) and once per
+	// round after; the anchor alone gets the same steps.
+	if anchor != nil {
+		if _, err := anchor.Round(ctx, nil); err != nil {
+			return Run{}, err
+		}
+	}
 	for r := 1; r <= c.Rounds; r++ {
 		for _, sl := range slots {
 			if _, err := sl.e.LocalRound(ctx, nil); err != nil {
