@@ -113,7 +113,7 @@ func (n *Node) trainRound(ctx context.Context, a ActTrain) (string, error) {
 	}
 	// Saved before the update is announced, so a restart never resumes a learner older than what the
 	// mesh got from it. A superseded training (ctx cancelled) is not saved: the newer one will be.
-	if st, ok := n.trainer.(StatefulTrainer); ok && ctx.Err() == nil {
+	if st, ok := n.trainer.(StatefulTrainer); ok && n.cfg.LearnerCheckpoints && ctx.Err() == nil {
 		n.saveLearner(ctx, st, a.Term, a.Round)
 	}
 	return h.String(), nil

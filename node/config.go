@@ -83,8 +83,12 @@ type Config struct {
 	// BlobRetention is how old a blob no retained checkpoint or current round uses must be before it
 	// is pruned. 0 = the default, max(5 min, 10 round deadlines); else at least 2 round deadlines.
 	BlobRetention Duration `json:"blob_retention"`
-	Metrics       bool     `json:"metrics"`   // serve Prometheus /metrics
-	ParamDim      int      `json:"param_dim"` // length of the simple trainer's parameter vector
+	// LearnerCheckpoints saves a StatefulTrainer's learner after every local round and restores it on
+	// start (node/README.md). Off by default: with it on, an emoji edge of the docker testnet grew past
+	// its 256 MB memory limit within five rounds; not yet understood.
+	LearnerCheckpoints bool `json:"learner_checkpoints"`
+	Metrics            bool `json:"metrics"`   // serve Prometheus /metrics
+	ParamDim           int  `json:"param_dim"` // length of the simple trainer's parameter vector
 
 	// ML-ECS training (used when Dataset is set; without it the node trains the simple VectorTrainer).
 	Dataset string `json:"dataset"` // this node's mlecs-dataset/1 directory (private share + the public D')

