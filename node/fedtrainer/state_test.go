@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/mlecs/mlecs/node"
 	"github.com/mlecs/mlecs/storage"
 	"github.com/mlecs/mlecs/training/federated"
-	"github.com/mlecs/mlecs/training/gpt2"
-	"github.com/mlecs/mlecs/training/model"
+	"github.com/mlecs/mlecs/training/federated/fedtest"
 	"github.com/mlecs/mlecs/training/payload"
 )
 
@@ -21,41 +18,14 @@ import (
 // slot; as training/federated's tests).
 func tinyEdge(t *testing.T, id string) *federated.Edge {
 	t.Helper()
-	m, err := model.New[float32](model.Config{
-		Preset:   "test",
-		Backbone: gpt2.Config{VocabSize: 23, MaxSeq: 16, NumLayers: 2, NumHeads: 2, Channels: 8, LoRARank: 2, LoRAAlpha: 4},
-		Modalities: []model.ModalityConfig{
-			{Name: "img", Kind: model.KindImage, Shape: []int{4, 4, 3}, Width: 8, Depth: 1, Heads: 2, Patch: 2},
-			{Name: "txt", Kind: model.KindText, Shape: []int{4}, Width: 8, Depth: 1, Heads: 2},
-		},
-		Latent: 4, Fused: 6, SoftTokens: 2,
-		InstructionText: "go", Instruction: []int32{3, 4},
-		MaxTarget: 5, EOT: 22, MaxBatch: 4,
-		CCL: true, CCLWeight: 0.5, CCLTau: 0.3, Seed: 5,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	examples := func(prefix string, n int, seed uint64) []model.Example {
-		rng := rand.New(rand.NewPCG(seed, 1))
-		out := make([]model.Example, n)
-		for i := range out {
-			img := make([]float32, 48)
-			for j := range img {
-				img[j] = float32(rng.NormFloat64())
-			}
-			out[i] = model.Example{ID: fmt.Sprintf("%s-%d", prefix, i), Inputs: [][]float32{img, nil},
-				Tokens: [][]int32{nil, {int32(rng.IntN(20)), int32(rng.IntN(20))}}, Target: []int32{int32(i % 5), int32(5 + i%3)}}
-		}
-		return out
-	}
+	m := fedtest.TinyModel(t)
 	comp, err := federated.ComponentsOf(federated.MLECS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e, err := federated.NewEdge(federated.EdgeConfig{ID: id, RunID: "r", Components: comp, Steps: 3, PublicSteps: 2, Predictions: 1,
 		Train: federated.TrainConfig{Batch: 4, LR: 1e-2, Clip: 1, SECCLWeight: 0.5, SECCLTau: 0.2, Seed: 1}},
-		m, []string{"img", "txt"}, examples("p", 6, 1), examples("pub", 4, 2), nil)
+		m, []string{"img", "txt"}, fedtest.TinyExamples("p", 6, 1), fedtest.TinyExamples("pub", 4, 2), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
