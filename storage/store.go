@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -70,6 +71,10 @@ func Open(dir string, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 		s.dir, s.lock = dir, l
+		if err := removeEmptyLogs(dir, s.log); err != nil {
+			s.lock.release()
+			return nil, err
+		}
 	}
 	db, err := badger.Open(badgerOptions(dir, cfg))
 	if err != nil {
@@ -84,6 +89,36 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	s.db = db
 	s.metricSeq.Store(rand.Uint64() >> 16)
 	return s, nil
+}
+
+// removeEmptyLogs deletes zero-byte memtable (.mem) and value-log (.vlog) files from dir.
+// A kill between Badger creating such a file and sizing it leaves it empty, and Badger
+// then refuses to open the directory ("Create a new file", dgraph-io/badger#2207). An
+// empty log holds no entries and no value pointer refers to it, so removing it loses
+// nothing.
+func removeEmptyLogs(dir string, log *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("storage: list %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || (filepath.Ext(name) != ".mem" && filepath.Ext(name) != ".vlog") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return fmt.Errorf("storage: stat %s: %w", filepath.Join(dir, name), err)
+		}
+		if info.Size() != 0 {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("storage: remove empty log %s: %w", filepath.Join(dir, name), err)
+		}
+		log.Warn("removed an empty log file left by a crash", "file", name)
+	}
+	return nil
 }
 
 // Close flushes and closes the database. In-flight calls finish their current Badger

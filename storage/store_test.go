@@ -3,6 +3,8 @@ package storage
 import (
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +141,35 @@ func TestRestartPersistence(t *testing.T) {
 	v, err := s.GetState(ctx, "term")
 	if err != nil || len(v) != 1 || v[0] != 2 {
 		t.Fatalf("state after restart: %v, %v", v, err)
+	}
+}
+
+// A kill between Badger creating a memtable or value-log file and sizing it leaves an
+// empty file; the store must still open, with everything committed before intact.
+func TestOpenAfterCrashLeftEmptyLogs(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := openDisk(t, dir)
+	cp := testCheckpoint("edge", 1, 4, 2, 1000)
+	if err := s.SaveCheckpoint(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"00099.mem", "000099.vlog"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s = openDisk(t, dir)
+	got, err := s.LatestCheckpoint(ctx, "edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalCheckpoints(t, got, cp)
+	if err := s.SaveCheckpoint(ctx, testCheckpoint("edge", 1, 5, 3, 1000)); err != nil {
+		t.Fatalf("write after reopen: %v", err)
 	}
 }
