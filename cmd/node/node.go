@@ -70,6 +70,7 @@ func newStartCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			applyMemoryLimit(log, "/sys/fs/cgroup")
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return run(ctx, cfg, log)
