@@ -111,9 +111,10 @@ func (n *Node) trainRound(ctx context.Context, a ActTrain) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("store update: %w", err)
 	}
-	// Saved before the update is announced, so a restart never resumes a learner older than what the
-	// mesh got from it. A superseded training (ctx cancelled) is not saved: the newer one will be.
-	if st, ok := n.trainer.(StatefulTrainer); ok && n.cfg.LearnerCheckpoints && ctx.Err() == nil {
+	// Counted, not taken from a.Round: an edge without an anchor trains round after round on the same
+	// global. Saved before the update is announced; a superseded training (ctx cancelled) is not saved.
+	trained := n.localRounds.Add(1)
+	if st, ok := n.trainer.(StatefulTrainer); ok && n.cfg.learnerDue(trained) && ctx.Err() == nil {
 		n.saveLearner(ctx, st, a.Term, a.Round)
 	}
 	return h.String(), nil

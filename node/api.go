@@ -28,8 +28,9 @@ type Status struct {
 	ListenAddrs []string `json:"listen_addrs"` // full multiaddrs, ending in /p2p/PEER_ID
 	Modalities  []string `json:"modalities"`
 	UptimeS     float64  `json:"uptime_s"`
-	StartedAt   string   `json:"started_at"`     // RFC 3339
-	PeakRSS     int64    `json:"peak_rss_bytes"` // the process's peak resident set (VmHWM); 0 where unknown
+	StartedAt   string   `json:"started_at"`          // RFC 3339
+	PeakRSS     int64    `json:"peak_rss_bytes"`      // the process's peak resident set (VmHWM); 0 where unknown
+	PeakAnon    int64    `json:"peak_anon_rss_bytes"` // peak anonymous resident memory (RssAnon, sampled every heartbeat)
 }
 
 // PeerInfo is one element of GET /v1/peers. Field names are a fixed contract (DESIGN.md section 6).

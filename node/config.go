@@ -83,12 +83,13 @@ type Config struct {
 	// BlobRetention is how old a blob no retained checkpoint or current round uses must be before it
 	// is pruned. 0 = the default, max(5 min, 10 round deadlines); else at least 2 round deadlines.
 	BlobRetention Duration `json:"blob_retention"`
-	// LearnerCheckpoints saves a StatefulTrainer's learner after every local round and restores it on
-	// start (node/README.md). Off by default: with it on, an emoji edge of the docker testnet grew past
-	// its 256 MB memory limit within five rounds; not yet understood.
-	LearnerCheckpoints bool `json:"learner_checkpoints"`
-	Metrics            bool `json:"metrics"`   // serve Prometheus /metrics
-	ParamDim           int  `json:"param_dim"` // length of the simple trainer's parameter vector
+	// LearnerCheckpointEvery saves a StatefulTrainer's learner after every that many local rounds trained
+	// since start, and restores the newest on start (node/README.md, "Learner state"); 0 = never.
+	// Not every round: an emoji edge's learner is about 7 MB, and writing it every round kept Badger
+	// flushing and compacting, which pushed a 256 MB testnet edge to within 4 MB of its limit.
+	LearnerCheckpointEvery int  `json:"learner_checkpoint_every"`
+	Metrics                bool `json:"metrics"`   // serve Prometheus /metrics
+	ParamDim               int  `json:"param_dim"` // length of the simple trainer's parameter vector
 
 	// ML-ECS training (used when Dataset is set; without it the node trains the simple VectorTrainer).
 	Dataset string `json:"dataset"` // this node's mlecs-dataset/1 directory (private share + the public D')
@@ -136,6 +137,8 @@ func DefaultConfig() Config {
 		PublicFraction:   0.1,
 		Codec:            "fp32",
 		Seed:             1,
+
+		LearnerCheckpointEvery: 5,
 	}
 }
 
@@ -234,10 +237,18 @@ func (c *Config) Validate() error {
 	if r := c.BlobRetention.D(); r != 0 && r < 2*c.RoundDeadline.D() {
 		return bad("blob_retention", "must be 0 (default) or at least 2 round deadlines (%s), got %s", 2*c.RoundDeadline.D(), r)
 	}
+	if c.LearnerCheckpointEvery < 0 {
+		return bad("learner_checkpoint_every", "must be >= 0 rounds (0: never), got %d", c.LearnerCheckpointEvery)
+	}
 	if c.ParamDim < 1 || c.ParamDim > maxParamDim {
 		return bad("param_dim", "must be 1..%d, got %d", maxParamDim, c.ParamDim)
 	}
 	return c.validateTraining(bad)
+}
+
+// learnerDue reports whether the learner is checkpointed after the trained-th local round since start.
+func (c *Config) learnerDue(trained uint64) bool {
+	return c.LearnerCheckpointEvery > 0 && trained > 0 && trained%uint64(c.LearnerCheckpointEvery) == 0
 }
 
 // maxBatch bounds batch: the model allocates activations for it up front.

@@ -39,6 +39,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no round interval", func(c *Config) { c.MinRoundInterval = 0 }, ""},
 		{"negative round interval", func(c *Config) { c.MinRoundInterval = Duration(-time.Second) }, "min_round_interval"},
 		{"blob retention under two deadlines", func(c *Config) { c.BlobRetention = Duration(c.RoundDeadline.D()) }, "blob_retention"},
+		{"learner checkpoints off", func(c *Config) { c.LearnerCheckpointEvery = 0 }, ""},
+		{"negative learner checkpoint interval", func(c *Config) { c.LearnerCheckpointEvery = -1 }, "learner_checkpoint_every"},
 		{"huge param dim", func(c *Config) { c.ParamDim = maxParamDim + 1 }, "param_dim"},
 		// ML-ECS training fields.
 		{"dataset and base", func(c *Config) { c.Dataset, c.Base = "/data", "/base" }, ""},
@@ -104,6 +106,20 @@ func TestParseConfig(t *testing.T) {
 	} {
 		if _, err := ParseConfig(strings.NewReader(in), name); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: err %v, want ErrConfig", name, err)
+		}
+	}
+}
+
+func TestLearnerDue(t *testing.T) {
+	c := DefaultConfig()
+	for _, tc := range []struct {
+		every   int
+		trained uint64
+		saved   bool
+	}{{5, 5, true}, {5, 10, true}, {5, 4, false}, {5, 6, false}, {1, 1, true}, {1, 7, true}, {5, 0, false}, {0, 5, false}} {
+		c.LearnerCheckpointEvery = tc.every
+		if got := c.learnerDue(tc.trained); got != tc.saved {
+			t.Errorf("every %d rounds, after %d trained: saved %v, want %v", tc.every, tc.trained, got, tc.saved)
 		}
 	}
 }

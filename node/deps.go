@@ -262,7 +262,7 @@ func (n *Node) saveLearner(ctx context.Context, st StatefulTrainer, term, round 
 // learner stays as built (fresh). It never stops the node from starting.
 func (n *Node) restoreLearner(ctx context.Context) {
 	st, ok := n.trainer.(StatefulTrainer)
-	if !ok || !n.cfg.LearnerCheckpoints {
+	if !ok || n.cfg.LearnerCheckpointEvery == 0 {
 		return
 	}
 	infos, err := n.store.ListCheckpoints(ctx, learnerKind)

@@ -76,7 +76,7 @@ func (s *statefulTrainer) snapshot() (rounds, saves int, restored []TrainerState
 func TestLearnerStateSurvivesRestart(t *testing.T) {
 	c := newTestCluster(t)
 	cfg := c.config(0, RoleEdge)
-	cfg.LearnerCheckpoints = true
+	cfg.LearnerCheckpointEvery = 1
 	cfg.RoundDeadline = Duration(300 * time.Millisecond) // local rounds come this often without an anchor
 	first := newStatefulTrainer(t, nil)
 	c.start(0, cfg, WithTrainer(first))
@@ -119,7 +119,7 @@ func TestLearnerStateSurvivesRestart(t *testing.T) {
 func TestLearnerCheckpointFallback(t *testing.T) {
 	c := newTestCluster(t)
 	cfg := c.config(1, RoleEdge)
-	cfg.LearnerCheckpoints = true
+	cfg.LearnerCheckpointEvery = 1
 	ctx := context.Background()
 	trainer := newStatefulTrainer(t, nil)
 	n, err := New(ctx, cfg, WithLogger(testLogger(t, "1")), WithTrainer(trainer))

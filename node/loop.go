@@ -22,6 +22,7 @@ type peerView struct {
 
 // onTick runs every heartbeat interval: election, heartbeat, catch-up.
 func (n *Node) onTick(now time.Time) {
+	n.sampleAnon()
 	if n.el.Tick(now) {
 		// Persist the raised term before anyone hears the claim, so a restart never reuses it.
 		if err := n.saveTerm(n.ctx, n.el.Term()); err != nil {

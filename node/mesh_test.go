@@ -249,13 +249,16 @@ func TestControlAPIShape(t *testing.T) {
 	}
 	for key, kind := range map[string]string{"peer_id": "string", "pid": "number", "role": "string", "anchor": "string",
 		"term": "number", "round": "number", "uptime_s": "number", "run_id": "string", "listen_addrs": "array",
-		"peak_rss_bytes": "number"} {
+		"peak_rss_bytes": "number", "peak_anon_rss_bytes": "number"} {
 		checkKind(t, "status", st, key, kind)
 	}
 	// The process's VmHWM: this test process holds two nodes, so well above a megabyte (0 would mean
 	// /proc/self/status was not read).
 	if v, _ := st["peak_rss_bytes"].(float64); v < 1<<20 {
 		t.Errorf("status: peak_rss_bytes %v, want the process's VmHWM (> 1 MiB)", v)
+	}
+	if a, _ := st["peak_anon_rss_bytes"].(float64); a < 1<<20 || a > st["peak_rss_bytes"].(float64) {
+		t.Errorf("status: peak_anon_rss_bytes %v, want the sampled RssAnon peak (> 1 MiB, at most VmHWM %v)", a, st["peak_rss_bytes"])
 	}
 	var ps []map[string]any
 	if err := json.Unmarshal(get("/v1/peers"), &ps); err != nil {
@@ -272,7 +275,7 @@ func TestControlAPIShape(t *testing.T) {
 		t.Errorf("last_seen: %v", err)
 	}
 	metrics := string(get("/metrics"))
-	for _, m := range []string{"mlecs_term", "mlecs_round", "mlecs_is_anchor", "mlecs_peak_rss_bytes", "mlecs_checkpoint_errors_total", "go_goroutines"} {
+	for _, m := range []string{"mlecs_term", "mlecs_round", "mlecs_is_anchor", "mlecs_peak_rss_bytes", "mlecs_peak_anon_rss_bytes", "mlecs_checkpoint_errors_total", "go_goroutines"} {
 		if !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

@@ -66,6 +66,10 @@ type Node struct {
 	api     *apiServer
 	self    peer.ID
 	started time.Time
+	// peakAnon is the highest RssAnon seen (sampleAnon).
+	peakAnon atomic.Int64
+	// localRounds counts the local rounds trained since start (learner checkpoints are due by it).
+	localRounds atomic.Uint64
 
 	inbox chan func() // work for the loop goroutine, posted by workers and timers
 	ctx   context.Context
@@ -142,6 +146,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 		inbox: make(chan func(), 256), peers: map[peer.ID]*peerView{}, fetching: map[storage.Hash]bool{},
 	}
 	n.m = newNodeMetrics(n.reg)
+	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mlecs_peak_anon_rss_bytes",
+		Help: "Peak anonymous resident memory of the process (RssAnon, sampled every heartbeat)."},
+		func() float64 { return float64(n.peakAnon.Load()) }))
 	n.ctx, n.stop = context.WithCancel(context.Background())
 	if err := n.open(ctx, o); err != nil {
 		n.closeAll()

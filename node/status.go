@@ -26,19 +26,37 @@ func (n *Node) Status() Status {
 		UptimeS:   time.Since(n.started).Round(time.Millisecond).Seconds(),
 		StartedAt: n.started.UTC().Format(time.RFC3339),
 		PeakRSS:   PeakRSS(),
+		PeakAnon:  n.sampleAnon(),
 	}
 }
 
 // PeakRSS is the process's peak resident set size in bytes (VmHWM of /proc/self/status), or 0 where
 // the kernel does not report it. A container has no shell to read its cgroup from, so the daemon
-// reports its own high-water mark: that is what a memory limit has to hold.
-func PeakRSS() int64 {
+// reports its own high-water mark.
+func PeakRSS() int64 { return procStatusBytes("VmHWM:") }
+
+// sampleAnon updates and returns the peak of the process's anonymous resident memory (RssAnon: heap,
+// stacks). Unlike VmHWM it leaves out file pages (the binary, Badger's mapped tables), which the
+// kernel can drop under a cgroup limit and which are shared between processes, so it is what a memory
+// limit has to hold. The kernel keeps no peak of it: the node samples it every heartbeat and on status.
+func (n *Node) sampleAnon() int64 {
+	v := procStatusBytes("RssAnon:")
+	for {
+		old := n.peakAnon.Load()
+		if v <= old || n.peakAnon.CompareAndSwap(old, v) {
+			return max(v, old)
+		}
+	}
+}
+
+// procStatusBytes reads a "kB" field of /proc/self/status in bytes; 0 where it is missing.
+func procStatusBytes(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			if err != nil {
 				return 0

@@ -57,7 +57,7 @@ func (o *options) run(ctx context.Context, w io.Writer) error {
 	return printStatus(w, s)
 }
 
-// peakRSS renders the daemon's memory high-water mark (0: the kernel did not report it).
+// peakRSS renders one of the daemon's memory high-water marks (0: the kernel did not report it).
 func peakRSS(b int64) string {
 	if b <= 0 {
 		return "(unknown)"
@@ -86,6 +86,7 @@ func printStatus(w io.Writer, s node.Status) error {
 		{"modalities", strings.Join(s.Modalities, ",")},
 		{"uptime", fmt.Sprintf("%.1fs", s.UptimeS)},
 		{"peak rss", peakRSS(s.PeakRSS)},
+		{"peak anon rss", peakRSS(s.PeakAnon)},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])

@@ -20,7 +20,7 @@ func (f fakeClient) Status(context.Context) (node.Status, error) { return f.s, f
 
 func TestStatus(t *testing.T) {
 	st := node.Status{PeerID: "12D3KooWA", PID: 42, Role: node.RoleAnchorCapable, Anchor: "12D3KooWA", Term: 3, Round: 7,
-		Phase: node.PhaseCollecting, RunID: "r1", ListenAddrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWA"}, PeakRSS: 48 << 20}
+		Phase: node.PhaseCollecting, RunID: "r1", ListenAddrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWA"}, PeakRSS: 48 << 20, PeakAnon: 30 << 20}
 	boom := errors.New("connection refused")
 	tests := []struct {
 		name    string
@@ -29,8 +29,8 @@ func TestStatus(t *testing.T) {
 		want    []string
 		wantErr error
 	}{
-		{"table", false, fakeClient{s: st}, []string{"12D3KooWA (this node)", "anchor-capable", "term:", "anchor-collecting", "/ip4/127.0.0.1/tcp/1", "peak rss:", "48.0 MiB"}, nil},
-		{"json", true, fakeClient{s: st}, []string{`"peer_id": "12D3KooWA"`, `"pid": 42`, `"term": 3`, `"round": 7`, `"peak_rss_bytes": 50331648`}, nil},
+		{"table", false, fakeClient{s: st}, []string{"12D3KooWA (this node)", "anchor-capable", "term:", "anchor-collecting", "/ip4/127.0.0.1/tcp/1", "peak rss:", "48.0 MiB", "peak anon rss:", "30.0 MiB"}, nil},
+		{"json", true, fakeClient{s: st}, []string{`"peer_id": "12D3KooWA"`, `"pid": 42`, `"term": 3`, `"round": 7`, `"peak_rss_bytes": 50331648`, `"peak_anon_rss_bytes": 31457280`}, nil},
 		{"no anchor", false, fakeClient{s: node.Status{PeerID: "x"}}, []string{"(none)", "peak rss:", "(unknown)"}, nil},
 		{"error", false, fakeClient{err: boom}, nil, boom},
 	}

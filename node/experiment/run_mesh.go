@@ -106,6 +106,7 @@ func runMesh(ctx context.Context, c RunConfig, w *world, work, runID string, a *
 		cfg.Heartbeat, cfg.Lease, cfg.Backoff = node.Duration(meshHeartbeat), node.Duration(meshLease), node.Duration(meshBackoff)
 		cfg.Quorum, cfg.RoundDeadline, cfg.MinRoundInterval = len(slots), node.Duration(c.RoundDeadline), 0
 		cfg.BlobRetention = node.Duration(c.BlobRetention)
+		cfg.LearnerCheckpointEvery = c.LearnerCheckpointEvery
 		if boot != "" {
 			cfg.Bootstrap = []string{boot}
 		}
@@ -154,7 +155,11 @@ func runMesh(ctx context.Context, c RunConfig, w *world, work, runID string, a *
 		if c.isAttacker(j) {
 			tr = poisoner{Trainer: et, attack: c.Attack, scale: float32(c.AttackScale), codec: codec, maxBytes: attackMaxBytes}
 		}
-		if _, err := start(cfg(j+1, node.RoleEdge, sl.mods, boot), watched{tr, rec}); err != nil {
+		var wt node.Trainer = watched{tr, rec}
+		if st, ok := tr.(node.StatefulTrainer); ok && c.LearnerCheckpointEvery > 0 {
+			wt = statefulWatched{watched{tr, rec}, st}
+		}
+		if _, err := start(cfg(j+1, node.RoleEdge, sl.mods, boot), wt); err != nil {
 			return nil, err
 		}
 	}
@@ -211,6 +216,12 @@ func fetchedBytes(nd *node.Node) (int64, error) {
 type watched struct {
 	node.Trainer
 	rec *recorder
+}
+
+// statefulWatched is a watched StatefulTrainer: the node sees the learner state through the wrapper.
+type statefulWatched struct {
+	watched
+	node.StatefulTrainer
 }
 
 func (t watched) check(ctx context.Context, err error) error {

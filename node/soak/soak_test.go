@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlecs/mlecs/node"
 	"github.com/mlecs/mlecs/node/experiment"
 	"github.com/mlecs/mlecs/node/soak"
 	"github.com/mlecs/mlecs/training/dataset/datatest"
@@ -66,6 +67,8 @@ func TestSoak(t *testing.T) {
 	// pruned after 30 s (node blob_retention) instead of the 5-minute default, so that pruning, and
 	// the compactions that drop deleted bytes, reach their steady state early in the run.
 	c.RoundDeadline, c.BlobRetention = 15*time.Second, 30*time.Second
+	// The edges save their learner as a daemon does by default.
+	c.LearnerCheckpointEvery = node.DefaultConfig().LearnerCheckpointEvery
 	verbose := testing.Verbose()
 	sampler := soak.NewSampler(filepath.Join(c.WorkDir, "mesh"), func(s soak.Sample) {
 		// Goroutine stacks and heap profiles at the start and end of the fit, to name a leak when there
