@@ -64,7 +64,7 @@ type RunConfig struct {
 	// it short so that pruning reaches its steady state early in a run.
 	BlobRetention time.Duration `json:"-"`
 	// LearnerCheckpointEvery is the edges' learner_checkpoint_every (node.Config); 0 in experiments,
-	// which never restart a node. The soak sets it as a daemon has it.
+	// which never restart a node. The soak can set it.
 	LearnerCheckpointEvery int `json:"-"`
 	// EvalInitial also evaluates every model before its first round (Outcome.Initial).
 	EvalInitial bool `json:"eval_initial"`

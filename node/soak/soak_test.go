@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlecs/mlecs/node"
 	"github.com/mlecs/mlecs/node/experiment"
 	"github.com/mlecs/mlecs/node/soak"
 	"github.com/mlecs/mlecs/training/dataset/datatest"
@@ -67,8 +66,13 @@ func TestSoak(t *testing.T) {
 	// pruned after 30 s (node blob_retention) instead of the 5-minute default, so that pruning, and
 	// the compactions that drop deleted bytes, reach their steady state early in the run.
 	c.RoundDeadline, c.BlobRetention = 15*time.Second, 30*time.Second
-	// The edges save their learner as a daemon does by default.
-	c.LearnerCheckpointEvery = node.DefaultConfig().LearnerCheckpointEvery
+	// MLECS_SOAK_LEARNER_EVERY=N makes the edges checkpoint their learner every N local rounds
+	// (node learner_checkpoint_every; off by default, as in the daemon).
+	if v := os.Getenv("MLECS_SOAK_LEARNER_EVERY"); v != "" {
+		if c.LearnerCheckpointEvery, err = strconv.Atoi(v); err != nil || c.LearnerCheckpointEvery < 0 {
+			t.Fatalf("MLECS_SOAK_LEARNER_EVERY=%q: want an integer >= 0", v)
+		}
+	}
 	verbose := testing.Verbose()
 	sampler := soak.NewSampler(filepath.Join(c.WorkDir, "mesh"), func(s soak.Sample) {
 		// Goroutine stacks and heap profiles at the start and end of the fit, to name a leak when there
