@@ -85,8 +85,8 @@ type Config struct {
 	BlobRetention Duration `json:"blob_retention"`
 	// LearnerCheckpointEvery saves a StatefulTrainer's learner after every that many local rounds trained
 	// since start, and restores the newest on start (node/README.md, "Learner state"); 0 = never, the
-	// default: an emoji edge's learner is 7.2 MB, and Badger's LSM holds the deleted ones for long (the
-	// soak's stores grew 56 -> 124 MiB over 75 rounds with it at 5); not yet shown to be bounded.
+	// default: an emoji edge's learner is 7.2 MB, and Badger's LSM holds the deleted ones for long (with it
+	// at 5 the soak's stores swing between 142 and 283 MiB over a cycle of about 225 rounds).
 	LearnerCheckpointEvery int  `json:"learner_checkpoint_every"`
 	Metrics                bool `json:"metrics"`   // serve Prometheus /metrics
 	ParamDim               int  `json:"param_dim"` // length of the simple trainer's parameter vector
