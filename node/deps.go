@@ -251,7 +251,7 @@ func (n *Node) saveLearner(ctx context.Context, st StatefulTrainer, term, round 
 		n.log.Log(context.Background(), lvl, "learner state not saved; a restart resumes an older learner", "term", term, "round", round, "err", err)
 		return
 	}
-	n.log.Debug("learner state saved", "term", term, "round", round, "tensors", len(s.Tensors))
+	n.log.Info("learner state saved", "term", term, "round", round, "tensors", len(s.Tensors))
 	if _, err := n.store.Prune(ctx, learnerKind, learnerKeep); err != nil {
 		n.log.Warn("prune learner checkpoints", "err", err)
 	}

@@ -106,6 +106,12 @@ started_state() {
 		sed -n 's/.* term=\([0-9]*\) round=\([0-9]*\).*/\1 \2/p'
 }
 
+# learner_round SERVICE saved|restored prints the round of the node's newest "learner state saved" or
+# "learner state restored" log line (empty if none).
+learner_round() {
+	docker logs "$(cid "$1")" 2>&1 | grep "msg=\"learner state $2\"" | tail -n1 | sed -n 's/.* round=\([0-9]*\).*/\1/p'
+}
+
 # wait_for TIMEOUT_S DESCRIPTION CMD... polls CMD until it succeeds or the timeout passes (then fails).
 wait_for() {
 	local limit=$1 what=$2 deadline
