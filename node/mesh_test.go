@@ -258,9 +258,9 @@ func TestControlAPIShape(t *testing.T) {
 		t.Errorf("status: peak_rss_bytes %v, want the process's VmHWM (> 1 MiB)", v)
 	}
 	// RssAnon never exceeds the resident set, so its sampled peak cannot exceed VmHWM.
-	a, _ := st["peak_anon_rss_bytes"].(float64)
-	if hwm, _ := st["peak_rss_bytes"].(float64); a < 1<<20 || a > hwm {
-		t.Errorf("status: peak_anon_rss_bytes %v, want the sampled RssAnon peak (> 1 MiB, at most VmHWM %v)", a, hwm)
+	anon, _ := st["peak_anon_rss_bytes"].(float64)
+	if hwm, _ := st["peak_rss_bytes"].(float64); anon < 1<<20 || anon > hwm {
+		t.Errorf("status: peak_anon_rss_bytes %v, want the sampled RssAnon peak (> 1 MiB, at most VmHWM %v)", anon, hwm)
 	}
 	var ps []map[string]any
 	if err := json.Unmarshal(get("/v1/peers"), &ps); err != nil {
