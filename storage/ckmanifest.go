@@ -51,12 +51,7 @@ func (m *ckptManifest) encode() []byte {
 	e.u64(m.save)
 	e.time(m.created)
 	e.u32(m.chunk)
-	keys := sortedKeys(m.meta)
-	e.u16(uint16(len(keys)))
-	for _, k := range keys {
-		e.str16(k)
-		e.str32(m.meta[k])
-	}
+	encodeMeta(&e, m.meta)
 	e.u32(uint32(len(m.tensors)))
 	for _, t := range m.tensors {
 		e.str16(t.name)
@@ -93,19 +88,7 @@ func decodeCkptManifestBody(body []byte) (*ckptManifest, error) {
 	if d.err == nil && (m.chunk == 0 || m.chunk > maxRecord) {
 		d.fail("chunk size", "%d outside 1..%d", m.chunk, maxRecord)
 	}
-	nm := d.count("meta count", uint64(d.u16("meta count")), maxMeta, 6)
-	if nm > 0 {
-		m.meta = make(map[string]string, nm)
-	}
-	prev := ""
-	for i := range nm {
-		k := d.str16("meta key", maxMetaKeyLen)
-		if d.err == nil && i > 0 && k <= prev {
-			d.fail("meta key", "%q out of order or repeated", k)
-		}
-		prev = k
-		m.meta[k] = d.str32("meta value", maxMetaValLen)
-	}
+	m.meta = decodeMeta(&d)
 	nt := d.count("tensor count", uint64(d.u32("tensor count")), maxTensors, 2+8+32)
 	m.tensors = make([]ckptTensor, nt)
 	var total uint64
@@ -124,6 +107,39 @@ func decodeCkptManifestBody(body []byte) (*ckptManifest, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// encodeMeta writes checkpoint meta sorted by key (one encoding per map): count u16, then each key
+// str16 and value str32.
+func encodeMeta(e *encoder, meta map[string]string) {
+	keys := sortedKeys(meta)
+	e.u16(uint16(len(keys)))
+	for _, k := range keys {
+		e.str16(k)
+		e.str32(meta[k])
+	}
+}
+
+// decodeMeta reads what encodeMeta wrote (nil when empty), refusing keys out of order or repeated.
+func decodeMeta(d *decoder) map[string]string {
+	nm := d.count("meta count", uint64(d.u16("meta count")), maxMeta, 6)
+	var meta map[string]string
+	if nm > 0 {
+		meta = make(map[string]string, nm)
+	}
+	prev := ""
+	for i := range nm {
+		k := d.str16("meta key", maxMetaKeyLen)
+		if d.err == nil && i > 0 && k <= prev {
+			d.fail("meta key", "%q out of order or repeated", k)
+		}
+		prev = k
+		v := d.str32("meta value", maxMetaValLen)
+		if d.err == nil {
+			meta[k] = v
+		}
+	}
+	return meta
 }
 
 // checkKind accepts 1..32 bytes of [a-z0-9._-], starting with a letter or digit.

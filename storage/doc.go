@@ -19,4 +19,9 @@
 // unreferenced chunks of an interrupted write are removed by [Store.GC]. Every stored
 // record carries a format version and is decoded with explicit bounds, so a corrupt
 // length field yields [ErrCorrupt], never a huge allocation.
+//
+// Large state that is replaced often (a node's learner) is kept outside Badger, whose LSM tree
+// holds a deleted value's bytes until a compaction reaches it: [FileCheckpoints] keeps the
+// checkpoints of one kind as checksummed files in one directory, each written to a temporary
+// file, fsynced and renamed into place (filecheckpoint.go).
 package storage

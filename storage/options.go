@@ -49,6 +49,20 @@ func defaultConfig() config {
 	}
 }
 
+// newConfig applies opts over the defaults and reports the first invalid one.
+func newConfig(opts []Option) (config, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			return config{}, fmt.Errorf("%w: nil Option", ErrInvalid)
+		}
+		if err := o(&cfg); err != nil {
+			return config{}, err
+		}
+	}
+	return cfg, nil
+}
+
 // WithLogger sets the logger for the store and for Badger's warnings and errors.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {

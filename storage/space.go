@@ -15,15 +15,24 @@ const defaultMinFree = 32 << 20
 // checkSpace fails with ErrNoSpace when writing need more bytes would leave less than the reserve
 // free. In memory, with the reserve disabled, or where free space cannot be read, it never fails.
 func (s *Store) checkSpace(what string, need int64) error {
-	if s.cfg.inMemory || s.cfg.minFree == 0 {
+	if s.cfg.inMemory {
 		return nil
 	}
-	free, ok := freeBytes(s.dir)
+	return checkFree(s.dir, s.cfg.minFree, what, need)
+}
+
+// checkFree fails with ErrNoSpace when writing need more bytes into dir would leave less than minFree
+// free on its file system. With minFree 0, or where free space cannot be read, it never fails.
+func checkFree(dir string, minFree int64, what string, need int64) error {
+	if minFree == 0 {
+		return nil
+	}
+	free, ok := freeBytes(dir)
 	if !ok {
 		return nil
 	}
-	if free-need < s.cfg.minFree {
-		return fmt.Errorf("%w: %s needs %d bytes; %s has %d free, the reserve is %d", ErrNoSpace, what, need, s.dir, free, s.cfg.minFree)
+	if free-need < minFree {
+		return fmt.Errorf("%w: %s needs %d bytes; %s has %d free, the reserve is %d", ErrNoSpace, what, need, dir, free, minFree)
 	}
 	return nil
 }

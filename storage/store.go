@@ -45,14 +45,9 @@ type Store struct {
 
 // Open opens (creating if needed) the store in dir. Only one process may open a dir.
 func Open(dir string, opts ...Option) (*Store, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("%w: nil Option", ErrInvalid)
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
 	}
 	s := &Store{cfg: cfg, log: cfg.logger.With("component", "storage"), active: map[uint64]struct{}{}}
 	if cfg.inMemory {

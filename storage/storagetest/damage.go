@@ -2,19 +2,25 @@
 // docker testnet's tools) can check that damage is detected and that the node falls back to an
 // intact state. It writes through Badger directly, below package storage, the way bit rot or a
 // buggy writer would: Badger's own checksums stay valid and only storage's checks can notice.
-// It relies on the key layout documented in package storage (doc.go). Never use it on real data.
+// It relies on the key layout documented in package storage (doc.go). Checkpoint files
+// (storage.FileCheckpoints) it damages in place. Never use it on real data.
 package storagetest
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/mlecs/mlecs/storage"
 )
 
 // ErrNoCheckpoint is returned when the store holds no checkpoint of the kind.
@@ -83,4 +89,47 @@ func DamageNewestCheckpoint(dir, kind string) (term, round uint64, err error) {
 		return 0, 0, fmt.Errorf("damage newest %q checkpoint: %w", kind, err)
 	}
 	return term, round, nil
+}
+
+// DamageNewestFileCheckpoint flips one byte in the middle of the newest checkpoint file of kind in the
+// directory dir (storage.FileCheckpoints, e.g. a node's <data dir>/learner) and returns its term and
+// round. Its checksum no longer matches, so storage reports it as corrupt.
+func DamageNewestFileCheckpoint(dir, kind string) (term, round uint64, err error) {
+	if _, err := os.Stat(dir); err != nil {
+		return 0, 0, fmt.Errorf("storagetest: %w", err)
+	}
+	fc, err := storage.OpenFileCheckpoints(dir, kind, storage.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return 0, 0, fmt.Errorf("storagetest: %w", err)
+	}
+	infos, err := fc.List(context.Background())
+	if err != nil {
+		return 0, 0, fmt.Errorf("storagetest: %w", err)
+	}
+	if len(infos) == 0 {
+		return 0, 0, fmt.Errorf("%w of kind %q in %s", ErrNoCheckpoint, kind, dir)
+	}
+	newest := infos[len(infos)-1]
+	if err := flipByte(newest.Path, newest.Size/2); err != nil {
+		return 0, 0, fmt.Errorf("damage newest %q checkpoint file: %w", kind, err)
+	}
+	return newest.Term, newest.Round, nil
+}
+
+// flipByte flips bit 6 of the byte at off in the file at path, and syncs it.
+func flipByte(path string, off int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	b[0] ^= 0x40
+	if _, err := f.WriteAt(b, off); err != nil {
+		return err
+	}
+	return f.Sync()
 }

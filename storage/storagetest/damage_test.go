@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"testing"
 
 	"github.com/mlecs/mlecs/storage"
@@ -56,5 +57,37 @@ func TestDamageNewestCheckpoint(t *testing.T) {
 func TestDamageNeedsAStore(t *testing.T) {
 	if _, _, err := storagetest.DamageNewestCheckpoint(t.TempDir(), "global"); err == nil {
 		t.Fatal("damaged an empty directory")
+	}
+}
+
+func TestDamageNewestFileCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fc, err := storage.OpenFileCheckpoints(dir, "learner", storage.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := storagetest.DamageNewestFileCheckpoint(dir, "learner"); !errors.Is(err, storagetest.ErrNoCheckpoint) {
+		t.Fatalf("directory without checkpoints: %v, want ErrNoCheckpoint", err)
+	}
+	for _, tr := range [][2]uint64{{1, 9}, {2, 3}, {1, 10}} {
+		cp := &storage.Checkpoint{Kind: "learner", Term: tr[0], Round: tr[1],
+			Tensors: []storage.NamedTensor{{Name: "w", Shape: []int{64}, Data: make([]float32, 64)}}}
+		if err := fc.Save(ctx, cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	term, round, err := storagetest.DamageNewestFileCheckpoint(dir, "learner")
+	if err != nil || term != 2 || round != 3 {
+		t.Fatalf("damaged term %d round %d, %v; want 2, 3", term, round, err)
+	}
+	if _, err := fc.Load(ctx, 2, 3); !errors.Is(err, storage.ErrCorrupt) {
+		t.Fatalf("load damaged: %v, want ErrCorrupt", err)
+	}
+	if _, err := fc.Load(ctx, 1, 10); err != nil {
+		t.Fatalf("older file: %v", err)
+	}
+	if _, _, err := storagetest.DamageNewestFileCheckpoint(filepath.Join(dir, "none"), "learner"); err == nil {
+		t.Fatal("damaged a missing directory")
 	}
 }
