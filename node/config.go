@@ -84,9 +84,9 @@ type Config struct {
 	// is pruned. 0 = the default, max(5 min, 10 round deadlines); else at least 2 round deadlines.
 	BlobRetention Duration `json:"blob_retention"`
 	// LearnerCheckpointEvery saves a StatefulTrainer's learner after every that many local rounds trained
-	// since start, and restores the newest on start (node/README.md, "Learner state"); 0 = never, the
-	// default: an emoji edge's learner is 7.2 MB, and Badger's LSM holds the deleted ones for long (with it
-	// at 5 the soak's stores swing between 142 and 283 MiB over a cycle of about 225 rounds).
+	// since start, and restores the newest on start (node/README.md, "Learner state"); 0 = never. Default
+	// 5: a restart loses at most 4 rounds of private learning, and an emoji edge's 7.2 MB learner is
+	// written that often as a file in DATA_DIR/learner (3 kept), outside Badger.
 	LearnerCheckpointEvery int  `json:"learner_checkpoint_every"`
 	Metrics                bool `json:"metrics"`   // serve Prometheus /metrics
 	ParamDim               int  `json:"param_dim"` // length of the simple trainer's parameter vector
@@ -137,6 +137,8 @@ func DefaultConfig() Config {
 		PublicFraction:   0.1,
 		Codec:            "fp32",
 		Seed:             1,
+
+		LearnerCheckpointEvery: 5,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -45,6 +46,7 @@ type nodeStore interface {
 	LatestCheckpoint(ctx context.Context, kind string) (*storage.Checkpoint, error)
 	LoadCheckpoint(ctx context.Context, kind string, term, round uint64) (*storage.Checkpoint, error)
 	Prune(ctx context.Context, kind string, keep int) (int, error)
+	DeleteCheckpoint(ctx context.Context, kind string, term, round uint64) error
 	AppendMetric(ctx context.Context, m storage.MetricPoint) error
 	PutPeer(ctx context.Context, p storage.PeerRecord) error
 	ListBlobs(ctx context.Context) ([]storage.BlobInfo, error)
@@ -228,20 +230,30 @@ func (n *Node) latestCheckpoint(ctx context.Context) (checkpointRef, bool, error
 	return checkpointRef{term: cp.Term, round: cp.Round, hash: h}, true, nil
 }
 
-// Learner checkpoints: kind "learner", a StatefulTrainer's state after a local round, at the round's
-// (term, round). A few are kept, so that one that is damaged or refused falls back to the one before.
+// Learner checkpoints: a StatefulTrainer's state after a local round, at the round's (term, round), as
+// files in DATA_DIR/learner (storage.FileCheckpoints) rather than in the Badger store, whose LSM tree
+// kept the bytes of pruned learners for hundreds of rounds. A few are kept, so that one that is damaged
+// or refused falls back to the one before.
 const (
-	learnerKind = "learner"
+	LearnerKind = "learner"
 	learnerKeep = 3
 )
+
+// LearnerDir is where a node with data dir dataDir keeps its learner checkpoint files.
+func LearnerDir(dataDir string) string { return filepath.Join(dataDir, "learner") }
+
+var errNoLearnerDir = errors.New("learner checkpoint directory not open (see the start log)")
 
 // saveLearner checkpoints the learner state of a StatefulTrainer after the local round (term, round).
 // A failure is logged, not returned: the round's update is good, and the older learner checkpoint
 // stays intact, so a restart would only continue from an older learner.
 func (n *Node) saveLearner(ctx context.Context, st StatefulTrainer, term, round uint64) {
 	s, err := st.SaveState(ctx)
+	if err == nil && n.learners == nil {
+		err = errNoLearnerDir
+	}
 	if err == nil {
-		err = n.store.SaveCheckpoint(ctx, &storage.Checkpoint{Kind: learnerKind, Term: term, Round: round, Meta: s.Meta, Tensors: s.Tensors})
+		err = n.learners.Save(ctx, &storage.Checkpoint{Kind: LearnerKind, Term: term, Round: round, Meta: s.Meta, Tensors: s.Tensors})
 	}
 	if err != nil {
 		lvl := slog.LevelError
@@ -252,27 +264,34 @@ func (n *Node) saveLearner(ctx context.Context, st StatefulTrainer, term, round 
 		return
 	}
 	n.log.Info("learner state saved", "term", term, "round", round, "tensors", len(s.Tensors))
-	if _, err := n.store.Prune(ctx, learnerKind, learnerKeep); err != nil {
+	if _, err := n.learners.Prune(ctx, learnerKeep); err != nil {
 		n.log.Warn("prune learner checkpoints", "err", err)
 	}
 }
 
-// restoreLearner hands the newest usable learner checkpoint to a StatefulTrainer. One the store finds
-// damaged or the trainer refuses is logged and the next older one is tried; with none usable the
-// learner stays as built (fresh). It never stops the node from starting.
+// restoreLearner opens the learner checkpoint files and hands the newest usable one to a
+// StatefulTrainer. One storage finds damaged or the trainer refuses is logged and the next older one
+// is tried; with none usable the learner stays as built (fresh). It never stops the node from starting.
 func (n *Node) restoreLearner(ctx context.Context) {
+	n.dropStoreLearners(ctx)
 	st, ok := n.trainer.(StatefulTrainer)
 	if !ok || n.cfg.LearnerCheckpointEvery == 0 {
 		return
 	}
-	infos, err := n.store.ListCheckpoints(ctx, learnerKind)
+	lc, err := storage.OpenFileCheckpoints(LearnerDir(n.cfg.DataDir), LearnerKind, storage.WithLogger(n.log))
+	if err != nil {
+		n.log.Error("learner checkpoints unavailable; the learner starts fresh and will not be saved", "err", err)
+		return
+	}
+	n.learners = lc
+	infos, err := lc.List(ctx)
 	if err != nil {
 		n.log.Error("learner checkpoints unreadable; the learner starts fresh", "err", err)
 		return
 	}
 	for i := len(infos) - 1; i >= 0; i-- { // listed oldest first
 		ci := infos[i]
-		cp, err := n.store.LoadCheckpoint(ctx, learnerKind, ci.Term, ci.Round)
+		cp, err := lc.Load(ctx, ci.Term, ci.Round)
 		if err == nil {
 			err = st.RestoreState(ctx, TrainerState{Meta: cp.Meta, Tensors: cp.Tensors})
 		}
@@ -280,12 +299,32 @@ func (n *Node) restoreLearner(ctx context.Context) {
 			n.log.Warn("learner checkpoint unusable; trying an older one", "term", ci.Term, "round", ci.Round, "err", err)
 			continue
 		}
-		n.log.Info("learner state restored", "term", ci.Term, "round", ci.Round)
+		n.log.Info("learner state restored", "term", ci.Term, "round", ci.Round, "file", ci.Path)
 		return
 	}
 	if len(infos) > 0 {
 		n.log.Error("no usable learner checkpoint; the learner starts fresh", "checkpoints", len(infos))
 	}
+}
+
+// dropStoreLearners deletes the learner checkpoints an earlier version kept in the Badger store: they
+// are no longer read, and only hold disk space. A failure is logged; the next start retries.
+func (n *Node) dropStoreLearners(ctx context.Context) {
+	infos, err := n.store.ListCheckpoints(ctx, LearnerKind)
+	if err != nil || len(infos) == 0 {
+		if err != nil {
+			n.log.Warn("list old learner checkpoints in the store", "err", err)
+		}
+		return
+	}
+	for _, ci := range infos {
+		if err := n.store.DeleteCheckpoint(ctx, LearnerKind, ci.Term, ci.Round); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			n.log.Warn("delete old learner checkpoint in the store", "term", ci.Term, "round", ci.Round, "err", err)
+			return
+		}
+	}
+	n.log.Info("deleted the learner checkpoints an earlier version kept in the store; learner state is kept in files now",
+		"deleted", len(infos), "dir", LearnerDir(n.cfg.DataDir))
 }
 
 func (n *Node) saveTerm(ctx context.Context, term uint64) error {

@@ -70,6 +70,8 @@ type Node struct {
 	peakAnon atomic.Int64
 	// localRounds counts the local rounds trained since start (learner checkpoints are due by it).
 	localRounds atomic.Uint64
+	// learners holds the learner checkpoint files; nil unless a StatefulTrainer checkpoints its learner.
+	learners *storage.FileCheckpoints
 
 	inbox chan func() // work for the loop goroutine, posted by workers and timers
 	ctx   context.Context

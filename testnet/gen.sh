@@ -36,7 +36,7 @@ LR=${LR:-0.005}
 PUBLIC_FRACTION=${PUBLIC_FRACTION:-0.05}
 CODEC=${CODEC:-fp32}
 THREADS=${THREADS:-1}
-LEARNER_EVERY=${LEARNER_EVERY:-5} # edge learner checkpoints (off by default in the daemon); check c3
+LEARNER_EVERY=${LEARNER_EVERY:-5} # edge learner checkpoints (files in DATA_DIR/learner; the daemon's default too); check c3
 [[ -x $MLECS ]] || die "$MLECS not found: run make build"
 
 # node -> role, modalities, partition (-1: no data mount). Edges hold different modality subsets.

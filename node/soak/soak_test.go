@@ -67,7 +67,7 @@ func TestSoak(t *testing.T) {
 	// the compactions that drop deleted bytes, reach their steady state early in the run.
 	c.RoundDeadline, c.BlobRetention = 15*time.Second, 30*time.Second
 	// MLECS_SOAK_LEARNER_EVERY=N makes the edges checkpoint their learner every N local rounds
-	// (node learner_checkpoint_every; off by default, as in the daemon).
+	// (node learner_checkpoint_every; off by default here, as in experiments; the daemon's default is 5).
 	if v := os.Getenv("MLECS_SOAK_LEARNER_EVERY"); v != "" {
 		if c.LearnerCheckpointEvery, err = strconv.Atoi(v); err != nil || c.LearnerCheckpointEvery < 0 {
 			t.Fatalf("MLECS_SOAK_LEARNER_EVERY=%q: want an integer >= 0", v)
