@@ -1,6 +1,6 @@
 // Package store implements `mlecs store check`: an offline integrity check of a node's Badger store
-// (every checkpoint and blob read back and verified), for after a crash, a full disk or a suspect
-// medium, before the node is started again.
+// (every checkpoint and blob read back and verified) and of its learner checkpoint files, for after a
+// crash, a full disk or a suspect medium, before the node is started again.
 package store
 
 import (
@@ -9,14 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlecs/mlecs/node"
 	"github.com/mlecs/mlecs/storage"
 )
 
@@ -52,10 +56,11 @@ func newCheckCmd() *cobra.Command {
 		SilenceUsage: true, // a damaged store is a result, not a usage mistake
 		Short:        "Verify every checkpoint and blob of a stopped node's store; exit 1 if any is damaged",
 		Long: "check opens the store of a stopped node (DIR is the node's data dir or its db/ subdirectory),\n" +
-			"reads back every checkpoint (manifest checksum, each tensor's SHA-256) and every blob (chunk\n" +
-			"CRC-32C and SHA-256), and prints what it found and which checkpoint of each kind the node would\n" +
-			"resume from (the newest intact one). It fails with exit status 1 when anything is damaged.\n" +
-			"The store is locked while the node runs: stop the node first.",
+			"reads back every checkpoint (manifest checksum, each tensor's SHA-256), every learner checkpoint\n" +
+			"file in the data dir's learner/ (header, length, SHA-256; partial files a crash left are removed,\n" +
+			"as the node would) and every blob (chunk CRC-32C and SHA-256), and prints what it found and which\n" +
+			"checkpoint of each kind the node would resume from (the newest intact one). It fails with exit\n" +
+			"status 1 when anything is damaged. The store is locked while the node runs: stop the node first.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.dir = args[0]
@@ -79,9 +84,19 @@ func storeDir(dir string) (string, error) {
 		filepath.Join(dir, "MANIFEST"), filepath.Join(dir, "db", "MANIFEST"))
 }
 
+// learnerDir is where the node whose Badger directory is storeDir keeps its learner checkpoint files:
+// the data dir's learner/, when storeDir is a data dir's db/ (the node's layout); "" otherwise.
+func learnerDir(storeDir string) string {
+	if filepath.Base(storeDir) != "db" {
+		return ""
+	}
+	return node.LearnerDir(filepath.Dir(storeDir))
+}
+
 // Report is the JSON output.
 type Report struct {
 	Dir         string            `json:"dir"`
+	LearnerDir  string            `json:"learner_dir,omitempty"` // checked learner checkpoint files
 	Checkpoints []CheckpointLine  `json:"checkpoints"`
 	Blobs       *BlobSummary      `json:"blobs,omitempty"`
 	Newest      map[string]Resume `json:"newest"` // per kind: what the node resumes from
@@ -146,7 +161,12 @@ func (o *checkOptions) run(ctx context.Context, w, errw io.Writer) error {
 	if verr != nil {
 		return fmt.Errorf("store check %s: %w", dir, verr)
 	}
+	ldir, err := verifyLearners(ctx, learnerDir(dir), log, &vr)
+	if err != nil {
+		return fmt.Errorf("store check %s: %w", ldir, err)
+	}
 	rep := report(dir, vr, !o.noBlobs)
+	rep.LearnerDir = ldir
 	rep.Seconds = time.Since(start).Seconds()
 	if o.json {
 		enc := json.NewEncoder(w)
@@ -161,6 +181,32 @@ func (o *checkOptions) run(ctx context.Context, w, errw io.Writer) error {
 		return fmt.Errorf("%w: %d damaged records in %s", ErrDamaged, rep.Damaged, dir)
 	}
 	return nil
+}
+
+// verifyLearners verifies the learner checkpoint files in dir, if it exists, and adds them to vr's
+// checkpoints (kept ordered by kind). It returns dir when it checked it, else "".
+func verifyLearners(ctx context.Context, dir string, log *slog.Logger, vr *storage.VerifyReport) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	if fi, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return "", nil // the node never saved a learner
+	} else if err != nil {
+		return dir, err
+	} else if !fi.IsDir() {
+		return dir, fmt.Errorf("%s is not a directory", dir)
+	}
+	fc, err := storage.OpenFileCheckpoints(dir, node.LearnerKind, storage.WithLogger(log))
+	if err != nil {
+		return dir, err
+	}
+	checks, err := fc.Verify(ctx)
+	if err != nil {
+		return dir, err
+	}
+	vr.Checkpoints = append(vr.Checkpoints, checks...)
+	slices.SortStableFunc(vr.Checkpoints, func(a, b storage.CheckpointCheck) int { return strings.Compare(a.Kind, b.Kind) })
+	return dir, nil
 }
 
 func report(dir string, vr storage.VerifyReport, blobs bool) Report {
@@ -208,6 +254,9 @@ func printReport(w io.Writer, r Report) error {
 	}
 	if len(r.Checkpoints) == 0 {
 		fmt.Fprintln(w, "(no checkpoints)")
+	}
+	if r.LearnerDir != "" {
+		fmt.Fprintf(w, "learner checkpoint files: %s\n", r.LearnerDir)
 	}
 	if r.Blobs != nil {
 		fmt.Fprintf(w, "blobs: %d verified (%d bytes), %d damaged\n", r.Blobs.Verified, r.Blobs.Bytes, len(r.Blobs.Damaged))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlecs/mlecs/node"
 	"github.com/mlecs/mlecs/storage"
 	"github.com/mlecs/mlecs/storage/storagetest"
 )
@@ -80,6 +81,57 @@ func TestCheck(t *testing.T) {
 	out, err = run(t, "check", "--no-blobs", dir)
 	if !errors.Is(err, ErrDamaged) || strings.Contains(out, "blobs:") || !strings.Contains(out, "DAMAGED") {
 		t.Fatalf("--no-blobs: %v\n%s", err, out)
+	}
+}
+
+// TestCheckLearnerFiles: the learner checkpoint files in the data dir's learner/ are verified too, found
+// from the data dir and from its db/ alike; a damaged one is reported and the older one resumed from.
+func TestCheckLearnerFiles(t *testing.T) {
+	dir := nodeStore(t)
+	fc, err := storage.OpenFileCheckpoints(node.LearnerDir(dir), node.LearnerKind, storage.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := uint64(4); r <= 6; r++ {
+		cp := &storage.Checkpoint{Kind: node.LearnerKind, Term: 1, Round: r, Meta: map[string]string{"rounds": "x"},
+			Tensors: []storage.NamedTensor{{Name: "w", Shape: []int{10}, Data: make([]float32, 10)}}}
+		if err := fc.Save(context.Background(), cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := run(t, "check", "--no-blobs", dir)
+	if err != nil {
+		t.Fatalf("intact learner files: %v\n%s", err, out)
+	}
+	for _, want := range []string{"learner checkpoint files: " + node.LearnerDir(dir), "resumes from: learner term 1 round 6",
+		"resumes from: global term 1 round 3", "0 damaged"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	if _, _, err := storagetest.DamageNewestFileCheckpoint(node.LearnerDir(dir), node.LearnerKind); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "check", "--json", filepath.Join(dir, "db"))
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("damaged learner file: err %v, want ErrDamaged\n%s", err, out)
+	}
+	var rep Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if rep.Damaged != 1 || len(rep.Checkpoints) != 7 || rep.Newest["learner"] != (Resume{Term: 1, Round: 5}) ||
+		rep.Newest["global"] != (Resume{Term: 1, Round: 3}) || rep.LearnerDir != node.LearnerDir(dir) {
+		t.Fatalf("report %+v", rep)
+	}
+	last := rep.Checkpoints[6]
+	if last.Kind != "learner" || last.OK || last.Round != 6 || !strings.Contains(last.Error, "checksum mismatch") ||
+		!strings.Contains(last.Error, node.LearnerDir(dir)) {
+		t.Fatalf("newest learner line %+v, want round 6 damaged, naming the file", last)
+	}
+	if ok := rep.Checkpoints[4]; ok.Kind != "learner" || !ok.OK || ok.Tensors != 1 || ok.Bytes != 54 || ok.Meta["rounds"] != "x" {
+		t.Fatalf("intact learner line %+v", ok)
 	}
 }
 
