@@ -3,6 +3,7 @@ package storage
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -348,21 +349,11 @@ func (c *FileCheckpoints) List(ctx context.Context) ([]FileCheckpointInfo, error
 	}
 	slices.SortFunc(out, func(a, b FileCheckpointInfo) int {
 		if a.Term != b.Term {
-			return compareU64(a.Term, b.Term)
+			return cmp.Compare(a.Term, b.Term)
 		}
-		return compareU64(a.Round, b.Round)
+		return cmp.Compare(a.Round, b.Round)
 	})
 	return out, nil
-}
-
-func compareU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Load reads and verifies the checkpoint at (term, round). ErrNotFound if there is none; ErrCorrupt,
