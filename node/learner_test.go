@@ -145,7 +145,7 @@ func newestLearnerFile(t *testing.T, dataDir string) *storage.Checkpoint {
 	}
 	infos, err := lc.List(context.Background())
 	if err != nil || len(infos) == 0 {
-		t.Fatalf("no learner checkpoint file in %s: %+v, %v", lc.Dir(), infos, err)
+		t.Fatalf("no learner checkpoint file in %s: %+v, %v", LearnerDir(dataDir), infos, err)
 	}
 	cp, err := lc.Load(context.Background(), infos[len(infos)-1].Term, infos[len(infos)-1].Round)
 	if err != nil {

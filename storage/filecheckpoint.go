@@ -66,7 +66,6 @@ type FileCheckpointInfo struct {
 	Term  uint64
 	Round uint64
 	Path  string
-	Size  int64 // file bytes
 }
 
 const (
@@ -112,12 +111,6 @@ func OpenFileCheckpoints(dir, kind string, opts ...Option) (*FileCheckpoints, er
 	}
 	return c, nil
 }
-
-// Dir returns the directory.
-func (c *FileCheckpoints) Dir() string { return c.dir }
-
-// Kind returns the kind of the checkpoints kept.
-func (c *FileCheckpoints) Kind() string { return c.kind }
 
 // removeTemps deletes the temporary files of saves a crash interrupted: none was renamed, so no
 // checkpoint refers to it.
@@ -338,14 +331,7 @@ func (c *FileCheckpoints) List(ctx context.Context) ([]FileCheckpointInfo, error
 		if !ok || !e.Type().IsRegular() {
 			continue
 		}
-		fi, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // pruned since read
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s checkpoints: %w", c.kind, err)
-		}
-		out = append(out, FileCheckpointInfo{Term: term, Round: round, Path: filepath.Join(c.dir, e.Name()), Size: fi.Size()})
+		out = append(out, FileCheckpointInfo{Term: term, Round: round, Path: filepath.Join(c.dir, e.Name())})
 	}
 	slices.SortFunc(out, func(a, b FileCheckpointInfo) int {
 		if a.Term != b.Term {

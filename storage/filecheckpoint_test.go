@@ -90,7 +90,7 @@ func TestFileCheckpointRoundTrip(t *testing.T) {
 		t.Fatal("Created not set")
 	}
 	infos, err := c.List(ctx)
-	if err != nil || len(infos) != 1 || infos[0].Path != filepath.Join(c.Dir(), "00000000000000000003-00000000000000000014.ckpt") {
+	if err != nil || len(infos) != 1 || infos[0].Path != filepath.Join(c.dir, "00000000000000000003-00000000000000000014.ckpt") {
 		t.Fatalf("list: %+v, %v", infos, err)
 	}
 	if _, err := c.Load(ctx, 3, 15); !errors.Is(err, ErrNotFound) {
@@ -111,7 +111,7 @@ func TestFileCheckpointRoundTrip(t *testing.T) {
 	if !got.Created.Equal(when) {
 		t.Fatalf("created %v, want %v", got.Created, when)
 	}
-	if names := dirNames(t, c.Dir()); len(names) != 1 {
+	if names := dirNames(t, c.dir); len(names) != 1 {
 		t.Fatalf("directory after a replace: %v", names)
 	}
 
@@ -163,7 +163,7 @@ func TestFileCheckpointDamage(t *testing.T) {
 			ctx := t.Context()
 			c := openFiles(t, "")
 			saveFiles(t, c, [2]uint64{1, 1}, [2]uint64{1, 2})
-			path := filepath.Join(c.Dir(), ckptFileName(1, 2))
+			path := filepath.Join(c.dir, ckptFileName(1, 2))
 			b, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -200,7 +200,7 @@ func TestFileCheckpointDamage(t *testing.T) {
 func TestFileCheckpointNameMismatch(t *testing.T) {
 	c := openFiles(t, "")
 	saveFiles(t, c, [2]uint64{1, 1})
-	if err := os.Rename(filepath.Join(c.Dir(), ckptFileName(1, 1)), filepath.Join(c.Dir(), ckptFileName(1, 7))); err != nil {
+	if err := os.Rename(filepath.Join(c.dir, ckptFileName(1, 1)), filepath.Join(c.dir, ckptFileName(1, 7))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Load(t.Context(), 1, 7); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "its name says") {
@@ -264,10 +264,10 @@ func TestFileCheckpointPrune(t *testing.T) {
 	}
 
 	// With the newest files damaged, the newest intact one survives pruning, older than it is.
-	if err := os.Truncate(filepath.Join(c.Dir(), ckptFileName(2, 3)), 50); err != nil {
+	if err := os.Truncate(filepath.Join(c.dir, ckptFileName(2, 3)), 50); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(c.Dir(), ckptFileName(3, 0)), []byte("junk"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(c.dir, ckptFileName(3, 0)), []byte("junk"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := c.Prune(ctx, 1); err != nil || n != 1 {
@@ -277,7 +277,7 @@ func TestFileCheckpointPrune(t *testing.T) {
 		t.Fatalf("after pruning damaged files: %s, want the intact 2/2 kept", got)
 	}
 	saveFiles(t, c, [2]uint64{3, 1})
-	if err := os.WriteFile(filepath.Join(c.Dir(), ckptFileName(3, 2)), []byte("junk"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(c.dir, ckptFileName(3, 2)), []byte("junk"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := c.Prune(ctx, 1); err != nil || n != 2 {

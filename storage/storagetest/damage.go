@@ -110,7 +110,11 @@ func DamageNewestFileCheckpoint(dir, kind string) (term, round uint64, err error
 		return 0, 0, fmt.Errorf("%w of kind %q in %s", ErrNoCheckpoint, kind, dir)
 	}
 	newest := infos[len(infos)-1]
-	if err := flipByte(newest.Path, newest.Size/2); err != nil {
+	fi, err := os.Stat(newest.Path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("storagetest: %w", err)
+	}
+	if err := flipByte(newest.Path, fi.Size()/2); err != nil {
 		return 0, 0, fmt.Errorf("damage newest %q checkpoint file: %w", kind, err)
 	}
 	return newest.Term, newest.Round, nil
