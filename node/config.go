@@ -106,6 +106,7 @@ type Config struct {
 	PublicFraction float64 `json:"public_fraction"` // train samples whose id hash falls below it form D'
 	Codec          string  `json:"codec"`           // payload tensor codec: fp32, fp16, int8
 	Seed           uint64  `json:"seed"`            // model init and data order (the anchor's also the shared LoRA's)
+	WordHead       bool    `json:"word_head"`       // models get the word head (model.Config.WordHead)
 	Threads        int     `json:"threads"`         // compute threads; 0 = all cores
 }
 

@@ -6,6 +6,7 @@
 #   default cells: both datasets, mixed plan, no missing modality, ML-ECS and every baseline.
 # Needs bin/mlecs (make build). Imports the data and pretrains one base LM per dataset once, into OUT_DIR.
 # THREADS=N caps worker threads per run (default: all cores), for two cells side by side.
+# WORD_HEAD=1 gives every method's models the word head (`--word-head`; cell directories end in -wh).
 set -euo pipefail
 data=${1:?data dir}
 out=${2:?out dir}
@@ -33,6 +34,8 @@ for cell in "${cells[@]}"; do
   IFS=: read -r ds plan missing methods <<<"$cell"
   prepare "$ds"
   dir="$out/exp-$ds-$plan-m$missing"
+  head=()
+  if [ "${WORD_HEAD:-0}" = 1 ]; then head=(--word-head) dir=$dir-wh; fi
   # HAR: 8 rounds of 40 private steps of 32 samples per edge, enough for the tiny model to learn beyond
   # the majority answer. An emoji sample costs about 3x more (three modalities, a 4.5k-token vocabulary,
   # longer targets): 8 rounds of 30 steps of 16 samples keep a 7-method, 3-seed cell near an hour on 2 cores.
@@ -43,6 +46,6 @@ for cell in "${cells[@]}"; do
   esac
   echo "== $ds, plan $plan, missing rate $missing: $methods -> $dir"
   "$bin" experiment run --dataset "$out/$ds" --base "$out/base-$ds" --edges 3 --modality-plan "$plan" \
-    --missing-rate "$missing" "${budget[@]}" --public-steps 5 \
+    --missing-rate "$missing" "${budget[@]}" "${head[@]}" --public-steps 5 \
     --seeds 1,2,3 --methods "$methods" --preset tiny --test-samples 200 --threads "${THREADS:-0}" --out "$dir"
 done

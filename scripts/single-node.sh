@@ -3,7 +3,8 @@
 # modality set and seed, then one row per set with the mean and sample standard deviation over seeds.
 # Usage: scripts/single-node.sh DATA_DIR OUT_DIR DATASET [MODS ...]
 #   DATASET = har or emoji; MODS = comma-separated modalities (default: each single modality, then all)
-# Env: SEEDS (default "1 2 3"), EPOCHS (har 5, emoji 4), ENCODER (default transformer), THREADS (0: all).
+# Env: SEEDS (default "1 2 3"), EPOCHS (har 5, emoji 4), ENCODER (default transformer), THREADS (0: all),
+#      WORD_HEAD=1 (train with --word-head).
 # Needs bin/mlecs (make build). Imports the data and pretrains the base LM once, into OUT_DIR.
 set -euo pipefail
 data=${1:?data dir}
@@ -21,6 +22,8 @@ esac
 epochs=${EPOCHS:-$epochs}
 encoder=${ENCODER:-transformer}
 threads=${THREADS:-0}
+head=() tag=$encoder
+if [ "${WORD_HEAD:-0}" = 1 ]; then head=(--word-head) tag=$encoder-wh; fi
 mkdir -p "$out"
 [ -f "$out/$ds/dataset.json" ] || "$bin" data import "$ds" --src "$data/$src" --out "$out/$ds"
 [ -f "$out/base-$ds/base.json" ] ||
@@ -28,10 +31,10 @@ mkdir -p "$out"
 
 for mods in "${sets[@]}"; do
   for seed in ${SEEDS:-1 2 3}; do
-    run="$out/runs/$ds-$encoder-${mods//,/+}-e$epochs-s$seed"
+    run="$out/runs/$ds-$tag-${mods//,/+}-e$epochs-s$seed"
     if [ ! -f "$run/eval/metrics.json" ]; then
       "$bin" train --dataset "$out/$ds" --modalities "$mods" --preset tiny --base "$out/base-$ds" \
-        --encoder "$encoder" --epochs "$epochs" --batch 32 --seed "$seed" --threads "$threads" --out "$run"
+        --encoder "$encoder" "${head[@]}" --epochs "$epochs" --batch 32 --seed "$seed" --threads "$threads" --out "$run"
       "$bin" eval --model "$run" --dataset "$out/$ds" --threads "$threads" --out "$run/eval"
     fi
   done
@@ -42,9 +45,9 @@ echo "| dataset | modalities | encoder | epochs | seeds | ROUGE-Lsum | accuracy 
 echo "|---|---|---|---|---|---|---|---|"
 for mods in "${sets[@]}"; do
   for seed in ${SEEDS:-1 2 3}; do
-    tr -d ' \n' <"$out/runs/$ds-$encoder-${mods//,/+}-e$epochs-s$seed/eval/metrics.json"
+    tr -d ' \n' <"$out/runs/$ds-$tag-${mods//,/+}-e$epochs-s$seed/eval/metrics.json"
     echo
-  done | awk -v row="| $ds | $mods | $encoder | $epochs" '
+  done | awk -v row="| $ds | $mods | $tag | $epochs" '
     function get(k,   m) { return match($0, "\"" k "\":[-0-9.eE+]+") ? substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0 : 0 }
     { n++; r[n] = get("rougeLsum"); a[n] = get("accuracy"); f[n] = get("macro_f1") }
     function ms(x,   i, m, s) { for (i = 1; i <= n; i++) m += x[i]; m /= n

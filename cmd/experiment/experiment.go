@@ -100,6 +100,7 @@ func newRunCmdWith(o *options) *cobra.Command {
 	f.StringVar(&o.roundDeadlineStr, "round-deadline", c.RoundDeadline.String(), "how long the anchor waits for every edge's update")
 	f.StringVar(&c.WorkDir, "work-dir", "", "node stores and models (default: a temp dir removed at the end)")
 	f.BoolVar(&c.EvalInitial, "eval-initial", false, "also evaluate every model before its first round")
+	f.BoolVar(&c.WordHead, "word-head", false, "give every method's models the word head (a logit bias from the fused representation and the text's tokens)")
 	f.StringVar(&c.Attack, "attack", "", "model poisoning by the first --attackers edges: signflip (upload -S x delta) or scale (S x delta)")
 	f.IntVar(&c.Attackers, "attackers", 0, "edges that poison their shared-LoRA delta (with --attack)")
 	f.Float64Var(&c.AttackScale, "attack-scale", c.AttackScale, "S of --attack")

@@ -38,6 +38,7 @@ type options struct {
 	steps, publicSteps, anchorSteps, batch, threads int
 	lr, publicFraction                              float64
 	seed                                            uint64
+	wordHead                                        bool
 }
 
 // NewCmd returns the node command with its start subcommand.
@@ -111,6 +112,7 @@ func newStartCmd(o *options) *cobra.Command {
 	f.StringVar(&o.codec, "codec", "", "payload tensor codec: fp32, fp16 or int8 (default fp32)")
 	f.Uint64Var(&o.seed, "seed", 0, "model init and data order seed (default 1)")
 	f.IntVar(&o.threads, "threads", 0, "compute threads (default 0: all cores)")
+	f.BoolVar(&o.wordHead, "word-head", false, "give the models the word head (private to the node)")
 	return cmd
 }
 
@@ -160,6 +162,7 @@ func (o *options) resolve(fs *pflag.FlagSet) (node.Config, error) {
 	set("codec", func() { cfg.Codec = o.codec })
 	set("seed", func() { cfg.Seed = o.seed })
 	set("threads", func() { cfg.Threads = o.threads })
+	set("word-head", func() { cfg.WordHead = o.wordHead })
 	if err := cfg.Validate(); err != nil {
 		return node.Config{}, err
 	}

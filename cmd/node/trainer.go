@@ -34,7 +34,7 @@ func trainerFor(ctx context.Context, cfg node.Config, log *slog.Logger) (node.Tr
 	b, err := fedtrainer.NewBuilder(fedtrainer.Spec{Dataset: cfg.Dataset, Base: cfg.Base, Preset: cfg.Preset, Method: cfg.Method,
 		Modalities: cfg.Modalities, ID: id.String(), RunID: cfg.RunID, Steps: cfg.Steps, PublicSteps: cfg.PublicSteps,
 		AnchorSteps: cfg.AnchorSteps, Predictions: 0, Batch: cfg.Batch, LR: cfg.LR, PublicFraction: cfg.PublicFraction,
-		Seed: cfg.Seed, WorkDir: filepath.Join(cfg.DataDir, "model"), Pool: pool, Log: log})
+		Seed: cfg.Seed, WordHead: cfg.WordHead, WorkDir: filepath.Join(cfg.DataDir, "model"), Pool: pool, Log: log})
 	if err != nil {
 		pool.Close()
 		return nil, nil, err

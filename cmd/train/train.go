@@ -28,7 +28,7 @@ type options struct {
 	lr, weightDecay, clip, cclWeight, cclTau    float64
 	modalityDropout                             float64
 	seed                                        uint64
-	noCCL, resume                               bool
+	noCCL, resume, wordHead                     bool
 }
 
 // NewCmd returns the train command.
@@ -71,6 +71,7 @@ func NewCmd() *cobra.Command {
 	f.Float64Var(&o.cclTau, "ccl-tau", o.cclTau, "temperature of the CCL loss")
 	f.Uint64Var(&o.seed, "seed", o.seed, "seed of initialisation and data order")
 	f.BoolVar(&o.noCCL, "no-ccl", false, "disable the cross-modal contrastive loss")
+	f.BoolVar(&o.wordHead, "word-head", false, "add the word head: a logit bias from the fused representation and the text's tokens")
 	f.Float64Var(&o.modalityDropout, "modality-dropout", 0, "probability of hiding each modality of a training sample per step (never all)")
 	f.StringVar(&o.encoder, "encoder", model.EncoderTransformer, "image and series encoder: transformer (patches) or cnn")
 	f.BoolVar(&o.resume, "resume", false, "continue from the newest checkpoint in --out")
@@ -132,7 +133,7 @@ func (o *options) run(cmd *cobra.Command, stdout, stderr io.Writer) error {
 			mods = strings.Split(o.modalities, ",")
 		}
 		sess, err = model.Setup(ctx, ds, o.out, model.SetupOptions{Preset: o.preset, Modalities: mods, Base: base, BPEDir: bpe,
-			CCL: !o.noCCL, CCLWeight: o.cclWeight, CCLTau: o.cclTau, MaxBatch: o.batch, Seed: o.seed, Encoder: o.encoder,
+			CCL: !o.noCCL, CCLWeight: o.cclWeight, CCLTau: o.cclTau, MaxBatch: o.batch, Seed: o.seed, Encoder: o.encoder, WordHead: o.wordHead,
 			Features: dataset.DefaultConfig(), Pool: pool})
 		if err != nil {
 			return err

@@ -34,8 +34,9 @@ type RunConfig struct {
 	ModalityPlan string   `json:"modality_plan"` // full, single or mixed
 	Rounds       int      `json:"rounds"`        // R rounds per method and seed
 	Seeds        []uint64 `json:"seeds"`
-	Methods      []string `json:"methods"` // strategies of training/federated
-	Preset       string   `json:"preset"`  // tiny or small
+	Methods      []string `json:"methods"`   // strategies of training/federated
+	Preset       string   `json:"preset"`    // tiny or small
+	WordHead     bool     `json:"word_head"` // every method's models get the word head (model.Config.WordHead)
 
 	Base          string `json:"base"`           // pretrained base (model.Pretrain dir or GPT-2 .safetensors); "": pretrain one
 	BPEDir        string `json:"bpe"`            // GPT-2 BPE files; "": $MLECS_BPE or shared/data/gpt2-bpe

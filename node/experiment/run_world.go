@@ -237,7 +237,7 @@ func (w *world) session(ctx context.Context, c RunConfig, work string, pool *nn.
 		return s, nil
 	}
 	dir := filepath.Join(work, "sessions", strconv.FormatUint(seed, 10), strings.Join(mods, "+"))
-	sess, err := model.Setup(ctx, w.ds, dir, fedtrainer.ModelOptions(c.Preset, mods, w.base, w.bpe, c.Batch, seed, pool))
+	sess, err := model.Setup(ctx, w.ds, dir, fedtrainer.ModelOptions(c.Preset, mods, w.base, w.bpe, c.Batch, seed, c.WordHead, pool))
 	if err != nil {
 		return nil, fmt.Errorf("model for %v: %w", mods, err)
 	}

@@ -49,9 +49,9 @@ func TrainSettings(batch int, lr float64, seed uint64) federated.TrainConfig {
 
 // ModelOptions are the model.Setup options of a learner template for a modality set: CCL on (the
 // strategy may switch it off), default features, activations for batch examples.
-func ModelOptions(preset string, mods []string, base, bpe string, batch int, seed uint64, pool *nn.Pool) model.SetupOptions {
+func ModelOptions(preset string, mods []string, base, bpe string, batch int, seed uint64, wordHead bool, pool *nn.Pool) model.SetupOptions {
 	return model.SetupOptions{Preset: preset, Modalities: slices.Clone(mods), Base: base, BPEDir: bpe,
-		CCL: true, CCLWeight: cclWeight, CCLTau: cclTau, MaxBatch: batch, Seed: seed,
+		CCL: true, CCLWeight: cclWeight, CCLTau: cclTau, WordHead: wordHead, MaxBatch: batch, Seed: seed,
 		Features: dataset.DefaultConfig(), Pool: pool}
 }
 
@@ -75,6 +75,7 @@ type Spec struct {
 	LR             float64
 	PublicFraction float64 // see IsPublic
 	Seed           uint64
+	WordHead       bool     // see model.Config.WordHead
 	WorkDir        string   // model directories are written under it
 	Pool           *nn.Pool // nil: a pool of all cores, owned by the Builder
 	Log            *slog.Logger
@@ -173,7 +174,7 @@ func (b *Builder) Split() (private, public []dataset.Sample) {
 func (b *Builder) session(ctx context.Context, name string, mods []string, samples []dataset.Sample) (*model.Session, []model.Example, error) {
 	ds := *b.ds
 	ds.Samples = samples
-	sess, err := model.Setup(ctx, &ds, filepath.Join(b.s.WorkDir, name), ModelOptions(b.s.Preset, mods, b.s.Base, b.s.BPE, b.s.Batch, b.s.Seed, b.pool))
+	sess, err := model.Setup(ctx, &ds, filepath.Join(b.s.WorkDir, name), ModelOptions(b.s.Preset, mods, b.s.Base, b.s.BPE, b.s.Batch, b.s.Seed, b.s.WordHead, b.pool))
 	if err != nil {
 		return nil, nil, fmt.Errorf("fedtrainer: %s model for %v: %w", name, mods, err)
 	}

@@ -43,6 +43,16 @@ func (m *Model[F]) PrefixGrad() []F {
 	return m.grads.dprefix[:l.B*l.P*m.cfg.Channels]
 }
 
+// BiasGrad returns the gradient [B,V] of the loss w.r.t. the logit bias of the last ForwardBias and
+// Backward (a view into the model's buffers, overwritten by the next Backward).
+func (m *Model[F]) BiasGrad() []F {
+	l := m.last
+	if !l.biased {
+		return nil
+	}
+	return m.dbias[:l.B*m.cfg.VocabSize]
+}
+
 func (m *Model[F]) backward(dlogits []F) error {
 	if m.merged {
 		return fmt.Errorf("%w: Backward while LoRA is merged into the base weights", ErrState)
@@ -50,6 +60,22 @@ func (m *Model[F]) backward(dlogits []F) error {
 	c, l := m.cfg, m.last
 	C, L, NH, V := c.Channels, c.NumLayers, c.NumHeads, c.VocabSize
 	B, T, P, Tt := l.B, l.T, l.P, l.Tt
+	if l.biased {
+		// The bias is added at every token position: dbias[b] = sum over t of dlogits[b,t].
+		if m.dbias == nil {
+			m.dbias = make([]F, m.maxBatch*V)
+		}
+		db := m.dbias[:B*V]
+		clear(db)
+		for b := range B {
+			row := db[b*V : (b+1)*V]
+			for t := range Tt {
+				for v, x := range dlogits[(b*Tt+t)*V : (b*Tt+t+1)*V] {
+					row[v] += x
+				}
+			}
+		}
+	}
 	BT := B * T
 	p, a, g, gb := m.pool, &m.acts, &m.grads, &m.GradBase
 	scale := F(c.LoRAScale())

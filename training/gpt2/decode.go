@@ -46,6 +46,7 @@ type kvCache[F nn.Float] struct {
 	rstd      []F // [maxT]
 	scores    []F // [maxT]
 	logits    []F // [V]
+	bias      []F // [V] logit bias of the current Generate, or nil
 	sorted    []float64
 }
 
@@ -130,6 +131,9 @@ func (m *Model[F]) step(kc *kvCache[F], n int) {
 	last := x[(n-1)*C : n*C]
 	nn.LayerNormForward(nil, kc.ln[:C], kc.mean[:1], kc.rstd[:1], last, m.Base.LNFW, m.Base.LNFB, 1, C)
 	nn.LinearForward(p, kc.logits, kc.ln[:C], m.Base.Wte, nil, 1, C, V)
+	for v, x := range kc.bias {
+		kc.logits[v] += x
+	}
 	kc.n += n
 }
 
@@ -138,11 +142,19 @@ func (m *Model[F]) step(kc *kvCache[F], n int) {
 // an end token, after MaxNewTokens, or when the sequence reaches MaxSeq. It works on merged and unmerged
 // adapters (Merge first for speed). The model's cache is reused, so calls must not overlap.
 func (m *Model[F]) Generate(ctx context.Context, prompt []int32, prefix []F, s Sampling) ([]int32, error) {
+	return m.GenerateBias(ctx, prompt, prefix, nil, s)
+}
+
+// GenerateBias is Generate with a logit bias [V] (or nil) added at every step, as ForwardBias adds it.
+func (m *Model[F]) GenerateBias(ctx context.Context, prompt []int32, prefix, bias []F, s Sampling) ([]int32, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
 	c := m.cfg
 	C := c.Channels
+	if bias != nil && len(bias) != c.VocabSize {
+		return nil, fmt.Errorf("%w: bias of %d values, want %d", ErrShape, len(bias), c.VocabSize)
+	}
 	if len(prefix)%C != 0 {
 		return nil, fmt.Errorf("%w: prefix of %d values is not [P,%d]", ErrShape, len(prefix), C)
 	}
@@ -158,7 +170,8 @@ func (m *Model[F]) Generate(ctx context.Context, prompt []int32, prefix []F, s S
 		m.cache = newKVCache[F](c)
 	}
 	kc := m.cache
-	kc.n = 0
+	kc.n, kc.bias = 0, bias
+	defer func() { kc.bias = nil }()
 	copy(kc.x, prefix)
 	if err := nn.EmbeddingForward(kc.x[P*C:], prompt, m.Base.Wte, len(prompt), C); err != nil {
 		return nil, fmt.Errorf("gpt2 generate: prompt: %w", err)

@@ -8,14 +8,14 @@ import (
 )
 
 // greedyRecompute decodes greedily by running the full Forward on the whole sequence for every token.
-func greedyRecompute(t *testing.T, m *Model[float64], prompt []int32, prefix []float64, n int) ([]int32, [][]float64) {
+func greedyRecompute(t *testing.T, m *Model[float64], prompt []int32, prefix, bias []float64, n int) ([]int32, [][]float64) {
 	t.Helper()
 	seq := slices.Clone(prompt)
 	var out []int32
 	var logits [][]float64
 	V := m.cfg.VocabSize
 	for range n {
-		if _, err := m.Forward(seq, nil, prefix, 1); err != nil {
+		if _, err := m.ForwardBias(seq, nil, prefix, bias, 1); err != nil {
 			t.Fatal(err)
 		}
 		lg := m.Logits()
@@ -34,7 +34,8 @@ func greedyRecompute(t *testing.T, m *Model[float64], prompt []int32, prefix []f
 }
 
 func TestKVCacheEqualsRecompute(t *testing.T) {
-	for _, merged := range []bool{false, true} {
+	for _, tc := range []struct{ merged, biased bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		merged := tc.merged
 		c := checkConfig(true)
 		c.MaxSeq = 16
 		m, err := New[float64](c)
@@ -44,35 +45,39 @@ func TestKVCacheEqualsRecompute(t *testing.T) {
 		randomize(m, 9)
 		prefix := randomBatch(c, 1, 2, 3, 10).prefix
 		prompt := []int32{3, 1, 4}
+		var bias []float64
+		if tc.biased {
+			bias = randNormal(c.VocabSize, 11)
+		}
 		// The last token is predicted from a full context of MaxSeq positions and never fed back.
 		n := c.MaxSeq - 3 - len(prompt) + 1
-		want, wantLogits := greedyRecompute(t, m, prompt, prefix, n)
+		want, wantLogits := greedyRecompute(t, m, prompt, prefix, bias, n)
 		if merged {
 			if err := m.Merge(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got, err := m.Generate(context.Background(), prompt, prefix, Sampling{MaxNewTokens: 100})
+		got, err := m.GenerateBias(context.Background(), prompt, prefix, bias, Sampling{MaxNewTokens: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(got, want) {
-			t.Fatalf("merged=%v: cached decoding %v, recompute %v", merged, got, want)
+			t.Fatalf("%+v: cached decoding %v, recompute %v", tc, got, want)
 		}
 		// The cached logits of every step equal the recomputed ones: with MaxNewTokens k the cache ends
 		// holding the logits that chose token k.
 		var worst float64
 		for k := 1; k <= n; k++ {
-			if _, err := m.Generate(context.Background(), prompt, prefix, Sampling{MaxNewTokens: k}); err != nil {
+			if _, err := m.GenerateBias(context.Background(), prompt, prefix, bias, Sampling{MaxNewTokens: k}); err != nil {
 				t.Fatal(err)
 			}
 			for i, x := range m.cache.logits {
 				worst = math.Max(worst, math.Abs(x-wantLogits[k-1][i]))
 			}
 		}
-		t.Logf("merged=%v: %d tokens, max logit difference %.1e", merged, n, worst)
+		t.Logf("%+v: %d tokens, max logit difference %.1e", tc, n, worst)
 		if worst > 1e-9 {
-			t.Errorf("merged=%v: cached logits differ from recompute by %g", merged, worst)
+			t.Errorf("%+v: cached logits differ from recompute by %g", tc, worst)
 		}
 	}
 }

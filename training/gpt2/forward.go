@@ -16,6 +16,12 @@ import (
 // Logits are produced for the token positions only (Logits). The loss is the mean over targets that are
 // not IgnoreIndex (0 when there are none).
 func (m *Model[F]) Forward(ids, targets []int32, prefix []F, B int) (F, error) {
+	return m.ForwardBias(ids, targets, prefix, nil, B)
+}
+
+// ForwardBias is Forward with a per-sample logit bias [B,V] (or nil) added at every token position;
+// Backward then also computes its gradient (BiasGrad).
+func (m *Model[F]) ForwardBias(ids, targets []int32, prefix, bias []F, B int) (F, error) {
 	c := m.cfg
 	C, L, NH, V := c.Channels, c.NumLayers, c.NumHeads, c.VocabSize
 	if B <= 0 || B > m.maxBatch {
@@ -30,6 +36,9 @@ func (m *Model[F]) Forward(ids, targets []int32, prefix []F, B int) (F, error) {
 	}
 	if len(prefix)%(B*C) != 0 {
 		return 0, fmt.Errorf("%w: prefix of %d values is not [%d,P,%d]", ErrShape, len(prefix), B, C)
+	}
+	if bias != nil && len(bias) != B*V {
+		return 0, fmt.Errorf("%w: bias of %d values is not [%d,%d]", ErrShape, len(bias), B, V)
 	}
 	P := len(prefix) / (B * C)
 	T := P + Tt
@@ -82,7 +91,17 @@ func (m *Model[F]) Forward(ids, targets []int32, prefix []F, B int) (F, error) {
 			nn.LinearForward(p, a.logits[b*Tt*V:(b+1)*Tt*V], a.lnf[(b*T+P)*C:(b+1)*T*C], m.Base.Wte, nil, Tt, C, V)
 		}
 	}
-	m.last = pass{B: B, T: T, P: P, Tt: Tt}
+	if bias != nil {
+		for b := range B {
+			for t := range Tt {
+				row := a.logits[(b*Tt+t)*V : (b*Tt+t+1)*V]
+				for v, x := range bias[b*V : (b+1)*V] {
+					row[v] += x
+				}
+			}
+		}
+	}
+	m.last = pass{B: B, T: T, P: P, Tt: Tt, biased: bias != nil}
 	copy(m.ids, ids)
 	if targets == nil {
 		return 0, nil

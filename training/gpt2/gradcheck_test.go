@@ -25,6 +25,7 @@ func randomize[F float32 | float64](m *Model[F], seed uint64) {
 type batch struct {
 	ids, targets []int32
 	prefix       []float64
+	bias         []float64 // [B,V] logit bias, or nil
 	B            int
 }
 
@@ -42,12 +43,22 @@ func randomBatch(c Config, B, Tt, P int, seed uint64) batch {
 	return bt
 }
 
+// randNormal returns n standard normal values.
+func randNormal(n int, seed uint64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 13))
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = rng.NormFloat64()
+	}
+	return x
+}
+
 // gradCheck compares analytic and central-difference gradients of every trainable parameter and of
 // the prefix, reporting the worst relative error max|a-n| / max(|a|,|n|, 1e-3·scale).
 func gradCheck(t *testing.T, m *Model[float64], bt batch) {
 	t.Helper()
 	loss := func() float64 {
-		l, err := m.Forward(bt.ids, bt.targets, bt.prefix, bt.B)
+		l, err := m.ForwardBias(bt.ids, bt.targets, bt.prefix, bt.bias, bt.B)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +72,7 @@ func gradCheck(t *testing.T, m *Model[float64], bt batch) {
 	params, grads := m.Trainable()
 	analytic := append([]float64(nil), grads...)
 	dprefix := append([]float64(nil), m.PrefixGrad()...)
+	dbias := append([]float64(nil), m.BiasGrad()...)
 	const h = 1e-5
 	check := func(what string, xs []float64, want []float64) {
 		worst, nonzero := 0.0, 0
@@ -90,6 +102,9 @@ func gradCheck(t *testing.T, m *Model[float64], bt batch) {
 	}
 	check("trainable", params, analytic)
 	check("prefix", bt.prefix, dprefix)
+	if bt.bias != nil {
+		check("bias", bt.bias, dbias)
+	}
 }
 
 func TestGradCheckLoRA(t *testing.T) {
@@ -102,6 +117,19 @@ func TestGradCheckLoRA(t *testing.T) {
 		randomize(m, 1)
 		gradCheck(t, m, randomBatch(c, 2, 3, 2, 2))
 	}
+}
+
+// A logit bias gets its own gradient and leaves the others' checks intact.
+func TestGradCheckBias(t *testing.T) {
+	c := checkConfig(false)
+	m, err := New[float64](c, WithMaxBatch(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomize(m, 7)
+	bt := randomBatch(c, 2, 3, 2, 8)
+	bt.bias = randNormal(2*c.VocabSize, 9)
+	gradCheck(t, m, bt)
 }
 
 func TestGradCheckFull(t *testing.T) {

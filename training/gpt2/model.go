@@ -41,6 +41,7 @@ type Model[F nn.Float] struct {
 	cache   *kvCache[F]
 
 	pendingDPrefix []F // [B,C] queued by AddPrefixMeanGrad for the next backward
+	dbias          []F // [maxB,V] gradient of the last ForwardBias's logit bias (allocated on first use)
 }
 
 // pass remembers the shape of the last forward pass.
@@ -48,6 +49,7 @@ type pass struct {
 	B, T, P, Tt int // batch, total positions, prefix positions, token positions (T = P + Tt)
 	haveLoss    bool
 	probsGone   bool // Backward overwrote probs with dlogits
+	biased      bool // ForwardBias added a logit bias; backward computes dbias
 }
 
 // IgnoreIndex marks a target position that does not contribute to the loss.

@@ -24,6 +24,12 @@
 //     Samples sharing a target are treated as negatives of each other, as InfoNCE
 //     over a batch does; the loss floor rises but the gradient still pulls each
 //     modality to its target's anchor.
+//   - Word head (Config.WordHead, off unless asked for): a logit bias added at
+//     every target position, W·fused plus a learned gain on the tokens of the
+//     sample's text. It is a route from the encoders to the output that does not
+//     depend on the frozen attention learning to read the soft prompt, which the
+//     tiny backbone does not (docs/results-single-node.md). Both start at zero,
+//     so training starts from the plain model.
 //
 // Model is generic over nn.Float so the assembled model is gradient-checked in
 // float64; training (Train) runs in float32.

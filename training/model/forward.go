@@ -155,7 +155,7 @@ func (m *Model[F]) Forward(batch []Example) (Losses[F], error) {
 			return Losses[F]{}, fmt.Errorf("%w: sample %q: target token %d outside vocab", ErrInput, batch[b].ID, t)
 		}
 	}
-	gen, err := m.lm.Forward(ids, targets, soft, B)
+	gen, err := m.lm.ForwardBias(ids, targets, soft, m.headForward(B), B)
 	if err != nil {
 		return Losses[F]{}, fmt.Errorf("backbone: %w", err)
 	}
@@ -229,7 +229,7 @@ func (m *Model[F]) backward(dlogits []F) error {
 	}
 	dsoft := m.dsoft[:B*c.SoftTokens*C]
 	copy(dsoft, m.lm.PrefixGrad())
-	dvec, err := m.conn.Backward(m.pool, dsoft, nil)
+	dvec, err := m.conn.Backward(m.pool, dsoft, m.headBackward(B))
 	if err != nil {
 		return fmt.Errorf("connector: %w", err)
 	}
@@ -268,6 +268,52 @@ func (m *Model[F]) backward(dlogits []F) error {
 	return nil
 }
 
+// copyScale multiplies the stored copy gain. Adam moves a parameter by at most about the learning rate
+// per step, and a useful gain is several units (4.6 after 4 emoji epochs); stored at a tenth, the one
+// scalar gets there within the first epoch. Without it emoji ROUGE-Lsum was 0.402 instead of 0.469.
+const copyScale = 10
+
+// headForward computes the word head's logit bias [B,V] of the last encode, after the prompts of the
+// batch are set; nil without a word head.
+func (m *Model[F]) headForward(B int) []F {
+	if !m.cfg.WordHead {
+		return nil
+	}
+	V, Df := m.cfg.Backbone.VocabSize, m.cfg.Fused
+	bias, bag := m.bias[:B*V], m.bag[:B*V]
+	nn.LinearForward(m.pool, bias, m.fused[:B*Df], m.head[:V*Df], nil, B, Df, V)
+	clear(bag)
+	gain := m.head[V*Df] * copyScale
+	for b := range B {
+		text := m.prompts[b][:len(m.prompts[b])-len(m.cfg.Instruction)]
+		for _, id := range text {
+			if bag[b*V+int(id)] == 0 {
+				bag[b*V+int(id)] = 1
+				bias[b*V+int(id)] += gain
+			}
+		}
+	}
+	return bias
+}
+
+// headBackward accumulates the word head's gradients from the backbone's bias gradient and returns the
+// gradient [B,Fused] of the fused representation; nil without a word head.
+func (m *Model[F]) headBackward(B int) []F {
+	if !m.cfg.WordHead {
+		return nil
+	}
+	V, Df := m.cfg.Backbone.VocabSize, m.cfg.Fused
+	dbias, dfused := m.lm.BiasGrad(), m.dfused[:B*Df]
+	clear(dfused)
+	nn.LinearBackward(m.pool, dfused, m.headG[:V*Df], nil, dbias, m.fused[:B*Df], m.head[:V*Df], B, Df, V)
+	var dgain F
+	for i, x := range m.bag[:B*V] {
+		dgain += x * dbias[i]
+	}
+	m.headG[V*Df] += dgain * copyScale
+	return dfused
+}
+
 // prompt appends to dst the tokens the backbone reads after the soft prompt: the sample's text modalities
 // (in slot order, at most PromptTokens in all) and the instruction. Reading the text as tokens lets the
 // backbone attend to (and copy) its words, which a few soft tokens cannot carry.
@@ -295,11 +341,19 @@ func (m *Model[F]) Generate(ctx context.Context, batch []Example) ([][]int32, er
 	out := make([][]int32, len(batch))
 	s := gpt2.Sampling{MaxNewTokens: m.cfg.MaxTarget, EndTokens: []int32{m.cfg.EOT}}
 	for b := range batch {
+		m.prompts[b] = m.prompt(&batch[b], m.prompts[b][:0])
+	}
+	bias := m.headForward(len(batch))
+	V := m.cfg.Backbone.VocabSize
+	for b := range batch {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("generate: %w", err)
 		}
-		m.prompts[b] = m.prompt(&batch[b], m.prompts[b][:0])
-		ids, err := m.lm.Generate(ctx, m.prompts[b], soft[b*PC:(b+1)*PC], s)
+		var row []F
+		if bias != nil {
+			row = bias[b*V : (b+1)*V]
+		}
+		ids, err := m.lm.GenerateBias(ctx, m.prompts[b], soft[b*PC:(b+1)*PC], row, s)
 		if err != nil {
 			return nil, fmt.Errorf("generate sample %q: %w", batch[b].ID, err)
 		}

@@ -9,26 +9,30 @@ import (
 
 // TestGradCheck compares Backward of the assembled model (encoders, connector, CCL projection, LoRA;
 // generation loss + CCL, with absent modalities, with and without text in the prompt, transformer or CNN
-// image and series encoders) with float64 central differences.
+// image and series encoders, with and without the word head) with float64 central differences.
 func TestGradCheck(t *testing.T) {
 	for _, c := range []struct {
-		ccl     bool
-		prompt  int
-		encoder string
-	}{{false, 0, ""}, {true, 0, ""}, {true, 3, EncoderTransformer}, {true, 3, EncoderCNN}} {
+		ccl      bool
+		prompt   int
+		encoder  string
+		wordHead bool
+	}{{false, 0, "", false}, {true, 0, "", false}, {true, 3, EncoderTransformer, false}, {true, 3, EncoderCNN, false},
+		{true, 3, EncoderTransformer, true}} {
 		ccl := c.ccl
 		cfg := tinyConfig(t, ccl)
 		cfg.PromptTokens = c.prompt
+		cfg.WordHead = c.wordHead
 		cfg.Modalities[0].Encoder, cfg.Modalities[1].Encoder = c.encoder, c.encoder
 		m, err := New[float64](cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// LoRA B starts at zero, which would hide the gradient of A: randomise every adapter.
+		// LoRA B and the word head start at zero, which would hide the gradients that flow through them:
+		// randomise both.
 		rng := rand.New(rand.NewPCG(9, 9))
 		groups := m.Groups()
 		for _, g := range groups {
-			if g.Name == "lora" {
+			if g.Name == "lora" || g.Name == "head" {
 				for i := range g.Params {
 					g.Params[i] = rng.NormFloat64() * 0.3
 				}
@@ -47,7 +51,7 @@ func TestGradCheck(t *testing.T) {
 		if err := m.Backward(); err != nil {
 			t.Fatal(err)
 		}
-		checkGroupGrads(t, m, rng, 25, loss, fmt.Sprintf("ccl=%v prompt=%d encoder=%q", ccl, c.prompt, c.encoder))
+		checkGroupGrads(t, m, rng, 25, loss, fmt.Sprintf("ccl=%v prompt=%d encoder=%q word head=%v", ccl, c.prompt, c.encoder, c.wordHead))
 	}
 }
 
@@ -61,7 +65,8 @@ func checkGroupGrads(t *testing.T, m *Model[float64], rng *rand.Rand, n int, los
 		if len(g.Params) == 0 {
 			t.Errorf("%s group %s: nothing to check", label, g.Name)
 		}
-		for _, i := range rng.Perm(len(g.Params))[:min(n, len(g.Params))] {
+		// The last value is always checked: the word head keeps its copy gain there.
+		for _, i := range append(rng.Perm(len(g.Params))[:min(n, len(g.Params))], len(g.Params)-1) {
 			old := g.Params[i]
 			g.Params[i] = old + eps
 			lp := loss()

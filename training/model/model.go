@@ -32,7 +32,7 @@ type slot[F nn.Float] struct {
 
 // Group is a named set of trainable parameters with its gradients (aliases of the model's buffers).
 type Group[F nn.Float] struct {
-	Name   string // "encoder/<modality>", "connector", "ccl", "lora"
+	Name   string // "encoder/<modality>", "connector", "ccl", "head", "lora"
 	Params []F
 	Grads  []F
 }
@@ -47,6 +47,9 @@ type Model[F nn.Float] struct {
 
 	// CCL anchor projection [Ds, C] (target text embedding -> d_s) and its gradient.
 	cclW, cclG []F
+	// Word head (cfg.WordHead): [V, Fused] map of the fused representation to a logit bias, then the copy
+	// bonus of the prompt's text tokens (one value); and its gradient.
+	head, headG []F
 
 	// batch buffers
 	nb       int       // batch size of the last encode
@@ -72,6 +75,9 @@ type Model[F nn.Float] struct {
 	dAnc     []F       // [MaxBatch, Ds]
 	dmN      []F       // [MaxBatch, K, Ds]
 	dmRaw    []F       // [MaxBatch, K, Ds]
+	bias     []F       // [MaxBatch, V] word-head logit bias
+	bag      []F       // [MaxBatch, V] 1 for the tokens of a sample's text modalities
+	dfused   []F       // [MaxBatch, Fused]
 	cclOn    bool      // the last Forward computed CCL
 	genLoss  F
 	cclLoss  F
@@ -152,6 +158,12 @@ func New[F nn.Float](cfg Config, opts ...Option) (*Model[F], error) {
 	for i := range m.cclW {
 		m.cclW[i] = F(rng.NormFloat64() * 0.02)
 	}
+	if cfg.WordHead {
+		V := cfg.Backbone.VocabSize
+		// Zero: the head starts as no bias at all, so training begins from the plain model.
+		m.head, m.headG = make([]F, V*cfg.Fused+1), make([]F, V*cfg.Fused+1)
+		m.bias, m.bag, m.dfused = make([]F, MB*V), make([]F, MB*V), make([]F, MB*cfg.Fused)
+	}
 	Tt := cfg.seqLen()
 	m.present = make([]bool, MB*K)
 	m.ids, m.targets = make([]int32, MB*Tt), make([]int32, MB*Tt)
@@ -175,7 +187,7 @@ func (m *Model[F]) Config() Config { return m.cfg }
 func (m *Model[F]) Backbone() *gpt2.Model[F] { return m.lm }
 
 // Groups returns the named trainable parameter groups, in a fixed order: one encoder per modality,
-// the connector, the CCL projection, the LoRA adapters. The mesh exchanges only "lora".
+// the connector, the CCL projection, the word head (when configured), the LoRA adapters. The mesh exchanges only "lora".
 func (m *Model[F]) Groups() []Group[F] {
 	var g []Group[F]
 	for _, s := range m.slots {
@@ -183,6 +195,9 @@ func (m *Model[F]) Groups() []Group[F] {
 	}
 	g = append(g, Group[F]{Name: "connector", Params: m.conn.Params(), Grads: m.conn.Grads()})
 	g = append(g, Group[F]{Name: "ccl", Params: m.cclW, Grads: m.cclG})
+	if m.cfg.WordHead {
+		g = append(g, Group[F]{Name: "head", Params: m.head, Grads: m.headG})
+	}
 	p, gr := m.lm.Trainable()
 	g = append(g, Group[F]{Name: "lora", Params: p, Grads: gr})
 	return g
@@ -195,6 +210,7 @@ func (m *Model[F]) ZeroGrad() {
 	}
 	m.conn.ZeroGrad()
 	clear(m.cclG)
+	clear(m.headG)
 	m.lm.ZeroGrad()
 }
 

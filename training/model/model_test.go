@@ -334,3 +334,36 @@ func TestModalityDropout(t *testing.T) {
 		t.Errorf("p = 0 must return the example as is")
 	}
 }
+
+// TestWordHeadCopies: a word head whose copy gain dominates the logits makes generation write only the
+// tokens of the sample's text prompt, so the bias reaches decoding as it reaches training.
+func TestWordHeadCopies(t *testing.T) {
+	cfg := tinyConfig(t, false)
+	cfg.PromptTokens = 3
+	cfg.WordHead = true
+	m, err := New[float64](cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := randomExamples(cfg, 3, 5)
+	batch[0].Tokens[2] = []int32{7, 8, 9, 10} // only the first 3 are in the prompt
+	batch[1].Tokens[2] = []int32{5}
+	batch[2].Tokens[2] = []int32{11, 6}
+	m.head[len(m.head)-1] = 100
+	out, err := m.Generate(context.Background(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b, toks := range out {
+		text := batch[b].Tokens[2][:min(3, len(batch[b].Tokens[2]))]
+		if len(toks) == 0 {
+			t.Errorf("sample %d: nothing generated", b)
+		}
+		for _, id := range toks {
+			if !slices.Contains(text, id) {
+				t.Errorf("sample %d: generated %v, want only tokens of its text %v", b, toks, text)
+				break
+			}
+		}
+	}
+}

@@ -54,6 +54,7 @@ type SetupOptions struct {
 	CCL       bool
 	CCLWeight float64
 	CCLTau    float64
+	WordHead  bool // see Config.WordHead
 	MaxBatch  int
 	Seed      uint64
 	Features  dataset.Config
@@ -116,7 +117,7 @@ func Setup(ctx context.Context, ds *dataset.Dataset, out string, o SetupOptions)
 	spec := Spec{Format: SpecFormat, Dataset: ds.Name, Features: o.Features, SeriesStats: map[string]dataset.ChannelStats{}}
 	cfg := Config{Preset: o.Preset, Backbone: bcfg, Latent: 64, Fused: enc.Fused, SoftTokens: enc.SoftTokens,
 		InstructionText: DefaultInstruction, Instruction: EncodeText(vocab, DefaultInstruction), EOT: int32(vocab.EOT()),
-		MaxBatch: o.MaxBatch, CCL: o.CCL, CCLWeight: o.CCLWeight, CCLTau: o.CCLTau, Seed: o.Seed}
+		MaxBatch: o.MaxBatch, CCL: o.CCL, CCLWeight: o.CCLWeight, CCLTau: o.CCLTau, WordHead: o.WordHead, Seed: o.Seed}
 	for _, name := range mods {
 		kind := string(ds.Modalities[name].Kind)
 		shape := feat.Shape(name)
