@@ -57,7 +57,7 @@ type Config struct {
 	CCL          bool    `json:"ccl"`
 	CCLWeight    float64 `json:"ccl_weight"`
 	CCLTau       float64 `json:"ccl_tau"`
-	// WordHead adds a logit bias to every target position: a Linear map of the fused representation to
+	// WordHead adds a logit bias at every token position (only target positions carry loss): a Linear map of the fused representation to
 	// the vocabulary, plus a learned bonus for the tokens of the sample's text modalities. It gives the
 	// encoders a route to the output that does not depend on the frozen attention reading the soft
 	// prompt (docs/results-single-node.md).
